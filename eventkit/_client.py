@@ -1,0 +1,421 @@
+"""The facade: ``connect`` / ``connect_async`` and the two clients.
+
+Both clients do the same thing in the same order: parse the target, validate
+(every violation, before any I/O), then hand the event to the provider's
+sender, which returns one result per event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, AsyncIterator, Iterable, Iterator, Mapping, Union
+
+from . import _registry
+from ._capabilities import ListenMode
+from ._codec import Codec
+from ._errors import (
+    CapabilityError,
+    EventkitError,
+    MissingCredentialsError,
+    SettingsError,
+    UnsupportedTargetError,
+    ValidationError,
+)
+from ._event import Event
+from ._portal import Portal
+from ._provider import AsyncSender, ListenContext, Provider, SyncSender
+from ._results import SendResult
+from ._settings import (
+    TransportSettings,
+    is_url,
+    mask_url,
+    resolve,
+    resolve_transport,
+    split_transport,
+)
+from ._stats import Counters
+from ._targets import Target, parse_target
+
+EventLike = Union[Event, Mapping[str, Any]]
+
+
+def _open(
+    name_or_url: str, settings: Mapping[str, Any], environ: Mapping[str, str] | None
+) -> tuple[Provider, TransportSettings, str]:
+    if not isinstance(name_or_url, str) or not name_or_url:
+        raise SettingsError("connect() needs a provider name or a URL")
+    transport_kwargs, provider_kwargs = split_transport(settings)
+    from_url: dict[str, Any] = {}
+    if is_url(name_or_url):
+        scheme = name_or_url.split("://", 1)[0]
+        cls = _registry.for_scheme(scheme)
+        from_url = cls.settings_from_url(name_or_url)
+        transport_from_url = {k: from_url.pop(k) for k in list(from_url) if k in _transport_names()}
+        transport_kwargs = {**transport_from_url, **transport_kwargs}
+        shown = mask_url(name_or_url)
+    else:
+        cls = _registry.load(name_or_url)
+        shown = cls.name
+    provider_settings = resolve(cls.Settings, cls.name, kwargs=provider_kwargs, from_url=from_url, environ=environ)
+    transport = resolve_transport(cls.name, transport_kwargs, environ=environ)
+    provider = cls(provider_settings)
+    missing = provider.missing_credentials()
+    if missing:
+        from ._settings import env_name
+
+        hints = ", ".join(f"{m} (or {env_name(cls.name, m)})" for m in missing)
+        raise MissingCredentialsError(f"{cls.name} needs {hints}", provider=cls.name)
+    return provider, transport, shown
+
+
+def _transport_names() -> frozenset[str]:
+    from ._settings import TRANSPORT_FIELDS
+
+    return TRANSPORT_FIELDS
+
+
+def connect(name_or_url: str, *, environ: Mapping[str, str] | None = None, **settings: Any) -> Client:
+    """A blocking client for one provider: ``connect("stream", api_key=..., api_secret=...)``."""
+    provider, transport, shown = _open(name_or_url, settings, environ)
+    return Client(provider, transport, shown)
+
+
+def connect_async(name_or_url: str, *, environ: Mapping[str, str] | None = None, **settings: Any) -> AsyncClient:
+    """An async client; use it with ``async with`` so its connections close."""
+    provider, transport, shown = _open(name_or_url, settings, environ)
+    return AsyncClient(provider, transport, shown)
+
+
+class _Base:
+    def __init__(self, provider: Provider, transport: TransportSettings, shown: str) -> None:
+        self.provider = provider
+        self.transport = transport
+        self.url = shown
+        """How this client was named, with any secret masked."""
+        self.stats = Counters()
+        self.codec: Codec = provider.codec()
+
+    @property
+    def name(self) -> str:
+        return self.provider.name
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.url}>"
+
+    def make_event(
+        self,
+        event: EventLike | str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        to: str | None = None,
+        sender: str | None = None,
+        id: str | None = None,
+    ) -> Event:
+        if isinstance(event, Event):
+            if data is not None:
+                raise ValidationError("give data inside the Event, not beside it")
+            changes: dict[str, Any] = {}
+            if to is not None:
+                changes["target"] = to
+            if sender is not None:
+                changes["sender"] = sender
+            if id is not None:
+                changes["id"] = id
+            if changes:
+                import attrs
+
+                event = attrs.evolve(event, **changes)
+            return event
+        if isinstance(event, Mapping):
+            fields = dict(event)
+            fields.setdefault("target", to)
+            fields.setdefault("sender", sender)
+            return Event(**fields)
+        kwargs: dict[str, Any] = {"name": event, "data": data, "target": to, "sender": sender}
+        if id is not None:
+            kwargs["id"] = id
+        return Event(**kwargs)
+
+    def prepare(self, event: Event) -> Target:
+        """Parse and validate; raises with every violation, before any I/O."""
+        if event.target is None:
+            raise ValidationError("no target: pass to=... or set Event.target")
+        target = parse_target(event.target)
+        violations = self.provider.validate(event, target, self.codec)
+        if violations:
+            cls = UnsupportedTargetError if any(v.rule == "target" for v in violations) else ValidationError
+            from ._errors import PayloadTooLargeError
+
+            if all(v.rule == "max_bytes" for v in violations):
+                cls = PayloadTooLargeError
+            raise cls(violations=violations, provider=self.name)
+        return target
+
+    def validate(
+        self,
+        event: EventLike | str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        to: str | None = None,
+        sender: str | None = None,
+    ) -> list[Any]:
+        """Every violation ``send`` would raise, without sending."""
+        try:
+            ev = self.make_event(event, data, to=to, sender=sender)
+            self.prepare(ev)
+        except ValidationError as exc:
+            return list(exc.violations)
+        return []
+
+    def _failed(self, event: Event, error: EventkitError) -> SendResult:
+        if error.provider is None:
+            error.provider = self.name
+        self.stats.incr("rejected")
+        return SendResult(event=event, target=str(event.target), provider=self.name, error=error, attempts=0)
+
+    def _listen_context(
+        self, names: Iterable[str] | str | None, via: str | ListenMode | None, options: Mapping[str, Any]
+    ) -> ListenContext:
+        modes = self.provider.capabilities.listen
+        if not modes:
+            raise CapabilityError(f"{self.name} does not listen", provider=self.name)
+        if via is None:
+            mode = modes[0]
+        else:
+            try:
+                mode = ListenMode(via)
+            except ValueError:
+                raise CapabilityError(
+                    f"unknown listen mode {via!r} (one of {', '.join(m.value for m in ListenMode)})", provider=self.name
+                ) from None
+            if mode not in modes:
+                raise CapabilityError(
+                    f"{self.name} cannot listen via {mode.value} (it listens via {', '.join(m.value for m in modes)})",
+                    provider=self.name,
+                )
+        if isinstance(names, str):
+            names = [names]
+        return ListenContext(
+            names=frozenset(names) if names is not None else None,
+            via=mode,
+            transport=self.transport,
+            stats=self.stats,
+            options=dict(options),
+        )
+
+
+async def _filtered(source: AsyncIterator[Event], names: frozenset[str] | None) -> AsyncIterator[Event]:
+    try:
+        async for event in source:
+            if names is None or event.name in names:
+                yield event
+    finally:
+        aclose = getattr(source, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+class AsyncClient(_Base):
+    """Async client for one provider. ``async with eventkit.connect_async(...) as kit:``."""
+
+    def __init__(self, provider: Provider, transport: TransportSettings, shown: str) -> None:
+        super().__init__(provider, transport, shown)
+        self._sender: AsyncSender | None = None
+        self._closed = False
+
+    def _get_sender(self) -> AsyncSender:
+        if self._closed:
+            raise CapabilityError("this client is closed", provider=self.name)
+        if self._sender is None:
+            self._sender = self.provider.open_async_sender(self.transport, self.stats, self.codec)
+        return self._sender
+
+    async def send(
+        self,
+        event: EventLike | str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        to: str | None = None,
+        sender: str | None = None,
+        id: str | None = None,
+    ) -> SendResult:
+        """Send one event; raises the typed error if it fails, returns the result if it lands."""
+        ev = self.make_event(event, data, to=to, sender=sender, id=id)
+        target = self.prepare(ev)
+        result = await self._get_sender().send(ev, target)
+        return result.raise_for_error()
+
+    async def send_many(
+        self,
+        events: Iterable[EventLike],
+        *,
+        to: str | None = None,
+        sender: str | None = None,
+        concurrency: int | None = None,
+    ) -> list[SendResult]:
+        """Send many events, at most ``concurrency`` in flight; one result per event, in order.
+
+        Nothing raises for a single event: a bad one gets a failed result and the
+        others are still sent.
+        """
+        limit = concurrency or self.transport.concurrency
+        sender_ = self._get_sender()
+        prepared: list[tuple[Event, Target | EventkitError]] = []
+        for item in events:
+            try:
+                ev = self.make_event(item, to=to, sender=sender)
+            except EventkitError as exc:
+                placeholder = Event.received("(invalid)", {}, provider=self.name, raw=item, target=to)
+                prepared.append((placeholder, exc))
+                continue
+            try:
+                prepared.append((ev, self.prepare(ev)))
+            except EventkitError as exc:
+                prepared.append((ev, exc))
+        results: list[SendResult | None] = [None] * len(prepared)
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for index in range(len(prepared)):
+            queue.put_nowait(index)
+
+        async def worker() -> None:
+            while True:
+                try:
+                    index = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                ev, target = prepared[index]
+                if isinstance(target, EventkitError):
+                    results[index] = self._failed(ev, target)
+                    continue
+                try:
+                    results[index] = await sender_.send(ev, target)
+                except EventkitError as exc:
+                    results[index] = self._failed(ev, exc)
+
+        await asyncio.gather(*(worker() for _ in range(min(limit, len(prepared)) or 1)))
+        return [r for r in results if r is not None]
+
+    def listen(
+        self, names: Iterable[str] | str | None = None, *, via: str | ListenMode | None = None, **options: Any
+    ) -> AsyncIterator[Event]:
+        """Received events, filtered by ``names``, until the consumer stops iterating."""
+        context = self._listen_context(names, via, options)
+        return _filtered(self.provider.listen(context), context.names)
+
+    async def aclose(self) -> None:
+        self._closed = True
+        if self._sender is not None:
+            sender, self._sender = self._sender, None
+            await sender.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class Client(_Base):
+    """Blocking client for one provider. ``with eventkit.connect(...) as kit:``."""
+
+    def __init__(self, provider: Provider, transport: TransportSettings, shown: str) -> None:
+        super().__init__(provider, transport, shown)
+        self._sender: SyncSender | None = None
+        self._portal: Portal | None = None
+        self._async_sender: AsyncSender | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def _get_portal(self) -> Portal:
+        if self._portal is None:
+            self._portal = Portal()
+        return self._portal
+
+    def _send_one(self, event: Event, target: Target) -> SendResult:
+        with self._lock:
+            if self._closed:
+                raise CapabilityError("this client is closed", provider=self.name)
+            if self._sender is None and self._async_sender is None:
+                native = self.provider.open_sync_sender(self.transport, self.stats, self.codec)
+                if native is not None:
+                    self._sender = native
+                else:
+                    portal = self._get_portal()
+
+                    async def opener() -> AsyncSender:
+                        return self.provider.open_async_sender(self.transport, self.stats, self.codec)
+
+                    self._async_sender = portal.call(opener())
+        if self._sender is not None:
+            return self._sender.send(event, target)
+        assert self._async_sender is not None and self._portal is not None
+        return self._portal.call(self._async_sender.send(event, target))
+
+    def send(
+        self,
+        event: EventLike | str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        to: str | None = None,
+        sender: str | None = None,
+        id: str | None = None,
+    ) -> SendResult:
+        """Send one event; raises the typed error if it fails, returns the result if it lands."""
+        ev = self.make_event(event, data, to=to, sender=sender, id=id)
+        target = self.prepare(ev)
+        return self._send_one(ev, target).raise_for_error()
+
+    def send_many(
+        self,
+        events: Iterable[EventLike],
+        *,
+        to: str | None = None,
+        sender: str | None = None,
+        concurrency: int | None = None,
+    ) -> list[SendResult]:
+        """Like :meth:`AsyncClient.send_many`, with a thread pool of ``concurrency`` workers."""
+        limit = concurrency or self.transport.concurrency
+
+        def one(item: EventLike) -> SendResult:
+            try:
+                ev = self.make_event(item, to=to, sender=sender)
+            except EventkitError as exc:
+                return self._failed(Event.received("(invalid)", {}, provider=self.name, raw=item, target=to), exc)
+            try:
+                return self._send_one(ev, self.prepare(ev))
+            except EventkitError as exc:
+                return self._failed(ev, exc)
+
+        items = list(events)
+        if limit <= 1 or len(items) <= 1:
+            return [one(item) for item in items]
+        with ThreadPoolExecutor(max_workers=min(limit, len(items)), thread_name_prefix="eventkit-send") as pool:
+            return list(pool.map(one, items))
+
+    def listen(
+        self, names: Iterable[str] | str | None = None, *, via: str | ListenMode | None = None, **options: Any
+    ) -> Iterator[Event]:
+        """A blocking iterator of received events (the listener runs on a background loop)."""
+        context = self._listen_context(names, via, options)
+        return self._get_portal().iterate(lambda: _filtered(self.provider.listen(context), context.names))
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            sender, self._sender = self._sender, None
+            async_sender, self._async_sender = self._async_sender, None
+        if sender is not None:
+            sender.close()
+        if self._portal is not None:
+            if async_sender is not None:
+                self._portal.call(async_sender.aclose())
+            self._portal.close()
+            self._portal = None
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,198 @@
+"""The event: what users send and what listeners yield, for every provider."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+import attrs
+
+from ._errors import ValidationError, Violation
+from ._json import JSON, JSONObject, copy_json, json_problems
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _check_name(instance: Any, attribute: Any, value: Any) -> None:
+    if not isinstance(value, str) or not value:
+        raise ValidationError(violations=[Violation("name", "required", "the event name must be a non-empty string")])
+
+
+def _to_data(value: Any) -> JSONObject:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValidationError(
+            violations=[Violation("data", "object", f"data must be a mapping, not {type(value).__name__}")]
+        )
+    problems = json_problems(dict(value))
+    if problems:
+        raise ValidationError(violations=[Violation("data", "json", p) for p in problems])
+    copied: JSONObject = copy_json(dict(value))
+    return copied
+
+
+def _to_time(value: Any) -> datetime:
+    if isinstance(value, str):
+        value = parse_time(value)
+    if not isinstance(value, datetime):
+        raise ValidationError(
+            violations=[Violation("time", "datetime", "time must be a datetime or an ISO 8601 string")]
+        )
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _to_meta(value: Any) -> JSONObject:
+    return _to_data(value) if value else {}
+
+
+def parse_time(text: str) -> datetime:
+    """ISO 8601 / RFC 3339 with ``Z`` and up to nanosecond fractions (Stream sends 9 digits)."""
+    try:
+        text = text.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        head, dot, tail = text.partition(".")
+        if dot:
+            digits = len(tail) - len(tail.lstrip("0123456789"))
+            tail = tail[: min(digits, 6)] + tail[digits:]
+            text = f"{head}.{tail}"
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(violations=[Violation("time", "datetime", f"{text!r} is not an ISO 8601 time")]) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+@attrs.frozen(eq=True, hash=False)
+class Event:
+    """A custom event.
+
+    ``name`` and ``data`` are what users mean by "the event"; ``target`` is where it
+    was sent, ``source`` where a received one came from, ``meta`` what the platform
+    added around it (channel headers, timestamps, ids), and ``raw`` the untouched
+    wire value of a received event (never compared, never printed).
+    """
+
+    name: str = attrs.field(validator=_check_name)
+    data: JSONObject = attrs.field(factory=dict, converter=_to_data)
+    id: str = attrs.field(factory=_new_id)
+    time: datetime = attrs.field(factory=_utcnow, converter=_to_time)
+    target: str | None = None
+    source: str | None = None
+    sender: str | None = None
+    provider: str | None = None
+    meta: JSONObject = attrs.field(factory=dict, converter=_to_meta)
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+    @classmethod
+    def received(
+        cls,
+        name: str,
+        data: JSONObject,
+        *,
+        provider: str,
+        raw: Any,
+        id: str | None = None,
+        time: datetime | None = None,
+        target: str | None = None,
+        source: str | None = None,
+        sender: str | None = None,
+        meta: JSONObject | None = None,
+    ) -> Event:
+        """Build an event a decoder produced from the wire.
+
+        Decoders call this with data they built themselves from parsed JSON or
+        header strings, so the JSON check and defensive copy are skipped: this is
+        the hot path of every listener.
+        """
+        event = object.__new__(cls)
+        setattr_ = object.__setattr__
+        setattr_(event, "name", name)
+        setattr_(event, "data", data)
+        setattr_(event, "id", id if id is not None else _new_id())
+        setattr_(event, "time", time if time is not None else _utcnow())
+        setattr_(event, "target", target)
+        setattr_(event, "source", source)
+        setattr_(event, "sender", sender)
+        setattr_(event, "provider", provider)
+        setattr_(event, "meta", meta if meta is not None else {})
+        setattr_(event, "raw", raw)
+        return event
+
+    def same_payload(self, other: Event) -> bool:
+        """Name and data equal: the round-trip promise of every provider."""
+        return self.name == other.name and self.data == other.data
+
+    def to_dict(self) -> dict[str, JSON]:
+        """The JSON form the CLI prints, one line per event."""
+        return {
+            "name": self.name,
+            "data": self.data,
+            "id": self.id,
+            "time": self.time.isoformat().replace("+00:00", "Z"),
+            "target": self.target,
+            "source": self.source,
+            "sender": self.sender,
+            "provider": self.provider,
+            "meta": self.meta,
+        }
+
+    # CloudEvents 1.0, structured JSON mode, as plain dicts.
+
+    def to_cloudevent(self) -> dict[str, JSON]:
+        ce: dict[str, JSON] = {
+            "specversion": "1.0",
+            "id": self.id,
+            "source": self.source or f"eventkit:{self.provider or 'local'}",
+            "type": self.name,
+            "time": self.time.isoformat().replace("+00:00", "Z"),
+            "datacontenttype": "application/json",
+            "data": self.data,
+        }
+        if self.target is not None:
+            ce["subject"] = self.target
+        if self.sender is not None:
+            ce["eventkitsender"] = self.sender
+        if self.provider is not None:
+            ce["eventkitprovider"] = self.provider
+        return ce
+
+    @classmethod
+    def from_cloudevent(cls, ce: Mapping[str, Any]) -> Event:
+        violations = []
+        if ce.get("specversion") != "1.0":
+            violations.append(Violation("specversion", "cloudevents", "specversion must be '1.0'"))
+        for key in ("id", "source", "type"):
+            if not isinstance(ce.get(key), str) or not ce.get(key):
+                violations.append(Violation(key, "cloudevents", f"{key} must be a non-empty string"))
+        content_type = ce.get("datacontenttype", "application/json")
+        if not isinstance(content_type, str) or not (
+            content_type.startswith("application/json") or content_type.endswith("+json")
+        ):
+            violations.append(Violation("datacontenttype", "cloudevents", "only JSON data can become event data"))
+        if "data_base64" in ce:
+            violations.append(Violation("data_base64", "cloudevents", "binary data is not supported"))
+        data = ce.get("data", {})
+        if not isinstance(data, Mapping):
+            violations.append(Violation("data", "object", "data must be a JSON object"))
+        if violations:
+            raise ValidationError(violations=violations)
+        source = ce["source"]
+        provider = ce.get("eventkitprovider")
+        return cls(
+            name=ce["type"],
+            data=data,
+            id=ce["id"],
+            time=ce.get("time") or _utcnow(),
+            target=ce.get("subject"),
+            source=None if source == f"eventkit:{provider or 'local'}" else source,
+            sender=ce.get("eventkitsender"),
+            provider=provider,
+        )

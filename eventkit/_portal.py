@@ -1,0 +1,85 @@
+"""A background event loop that lets the sync client drive async providers.
+
+HTTP providers have a native blocking path; AMI, websockets and in-process
+listening are async, so the sync client runs them here, one loop per client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any, AsyncIterator, Awaitable, Callable, Coroutine, Iterator, TypeVar
+
+T = TypeVar("T")
+
+_DONE = object()
+
+
+class Portal:
+    def __init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="eventkit-portal", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_forever()
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop
+
+    def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def call_factory(self, factory: Callable[[], Awaitable[T]]) -> T:
+        async def run() -> T:
+            return await factory()
+
+        return self.call(run())
+
+    def iterate(self, make: Callable[[], AsyncIterator[T]]) -> Iterator[T]:
+        """A blocking iterator over an async iterator built and consumed on the loop."""
+        iterator = self.call_factory(_async(make))
+        try:
+            while True:
+                try:
+                    item = self.call(_anext(iterator))
+                except StopAsyncIteration:
+                    return
+                yield item
+        finally:
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None and not self._loop.is_closed():
+                try:
+                    self.call(aclose())
+                except RuntimeError:
+                    pass
+
+    def close(self) -> None:
+        if self._loop.is_closed():
+            return
+
+        async def shutdown() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        try:
+            self.call(shutdown())
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=5)
+            self._loop.close()
+
+
+def _async(make: Callable[[], T]) -> Callable[[], Awaitable[T]]:
+    async def build() -> T:
+        return make()
+
+    return build
+
+
+async def _anext(iterator: AsyncIterator[T]) -> T:
+    return await iterator.__anext__()

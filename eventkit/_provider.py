@@ -1,0 +1,175 @@
+"""The provider contract: what a plugin supplies, found through the entry point group
+``eventkit.providers``.
+
+A provider class declares its name, capabilities and settings, and builds a
+sans-I/O codec. HTTP providers stop there: the core's HTTP transport sends what
+their codec encodes. Providers with their own wire (AMI, websockets, in-process)
+also supply an async sender and/or a listener.
+"""
+
+from __future__ import annotations
+
+import abc
+import re
+from typing import Any, AsyncIterator, ClassVar, Mapping, Protocol
+
+import attrs
+
+from ._capabilities import Capabilities, Limits, ListenMode, SenderRule
+from ._codec import Codec, HttpCodec, WebhookCodec
+from ._errors import CapabilityError, Violation
+from ._event import Event
+from ._json import compact_bytes
+from ._results import SendResult
+from ._secrets import Redactor, Secret
+from ._settings import TransportSettings, missing_required, secrets_of, settings_from_url
+from ._stats import Counters
+from ._targets import Target
+
+
+class AsyncSender(Protocol):
+    """Sends validated events; returns a result per event, raising only for bugs."""
+
+    async def send(self, event: Event, target: Target) -> SendResult: ...
+
+    async def aclose(self) -> None: ...
+
+
+class SyncSender(Protocol):
+    def send(self, event: Event, target: Target) -> SendResult: ...
+
+    def close(self) -> None: ...
+
+
+@attrs.frozen
+class ListenContext:
+    """What a listener is asked for and where it reports."""
+
+    names: frozenset[str] | None
+    via: ListenMode
+    transport: TransportSettings
+    stats: Counters
+    options: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+class Provider(abc.ABC):
+    """Base class of every provider, built-in or third-party."""
+
+    name: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+    Settings: ClassVar[type[Any]]
+    url_schemes: ClassVar[tuple[str, ...]] = ()
+    """Extra URL schemes that mean this provider (``<name>`` and ``<name>+http(s)`` always do)."""
+    docs: ClassVar[str] = ""
+
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+        self.redactor = Redactor(self.secrets())
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} {self.settings!r}>"
+
+    # Settings
+
+    @classmethod
+    def settings_from_url(cls, url: str) -> dict[str, Any]:
+        return settings_from_url(cls.Settings, url)
+
+    def missing_credentials(self) -> list[str]:
+        """Settings that must be given before anything is sent."""
+        return missing_required(self.settings)
+
+    def secrets(self) -> list[Secret]:
+        return secrets_of(self.settings)
+
+    def limits(self) -> Limits:
+        """The limits in force: the declared defaults unless settings change them."""
+        return self.capabilities.limits
+
+    # Sans-I/O
+
+    @abc.abstractmethod
+    def codec(self) -> Codec:
+        """The provider's codec, built from its settings (cached by the caller)."""
+
+    def webhook_codec(self) -> WebhookCodec | None:
+        """A codec that verifies and decodes this platform's webhooks, if it sends any."""
+        return None
+
+    def validate(self, event: Event, target: Target, codec: Codec | None = None) -> list[Violation]:
+        """Every reason this provider would refuse ``event`` at ``target``."""
+        form = self.capabilities.form_for(target.kind)
+        if form is None:
+            forms = ", ".join(f.form for f in self.capabilities.targets)
+            return [
+                Violation("to", "target", f"{self.name} cannot send to {str(target)!r}; it sends to {forms}", self.name)
+            ]
+        violations = []
+        if form.sender is SenderRule.REQUIRED and not event.sender:
+            violations.append(
+                Violation("sender", "required", f"{self.name} needs a sender for {form.form} targets", self.name)
+            )
+        violations.extend(generic_violations(self, event))
+        violations.extend((codec or self.codec()).validate(event, target))
+        return violations
+
+    # I/O
+
+    def open_async_sender(self, transport: TransportSettings, stats: Counters, codec: Codec) -> AsyncSender:
+        """The async sender; HTTP providers get the core's HTTP transport."""
+        if isinstance(codec, HttpCodec):
+            from ._transport import AsyncHttpSender
+
+            return AsyncHttpSender(self, codec, transport, stats)
+        raise CapabilityError(f"{self.name} does not send events", provider=self.name)
+
+    def open_sync_sender(self, transport: TransportSettings, stats: Counters, codec: Codec) -> SyncSender | None:
+        """A native sync sender, or ``None`` to run the async one on a background loop."""
+        if isinstance(codec, HttpCodec):
+            from ._transport import HttpSender
+
+            return HttpSender(self, codec, transport, stats)
+        return None
+
+    def listen(self, context: ListenContext) -> AsyncIterator[Event]:
+        """Yield received events until cancelled. Webhook providers get the core receiver."""
+        if context.via is ListenMode.WEBHOOK and self.webhook_codec() is not None:
+            from ._webhooks import listen_via_webhooks
+
+            return listen_via_webhooks(self, context)
+        raise CapabilityError(
+            f"{self.name} cannot listen via {context.via.value} "
+            f"(it listens via {', '.join(m.value for m in self.capabilities.listen) or 'nothing'})",
+            provider=self.name,
+        )
+
+
+def generic_violations(provider: Provider, event: Event) -> list[Violation]:
+    """The declared limits, checked the same way for every provider."""
+    limits = provider.limits()
+    out = []
+    if limits.max_name_length is not None and len(event.name) > limits.max_name_length:
+        out.append(
+            Violation(
+                "name",
+                "max_length",
+                f"{len(event.name)} characters, more than {limits.max_name_length}",
+                provider.name,
+            )
+        )
+    if limits.name_pattern is not None and not re.fullmatch(limits.name_pattern, event.name):
+        out.append(Violation("name", "pattern", f"{event.name!r} does not match {limits.name_pattern}", provider.name))
+    if limits.max_keys is not None and len(event.data) > limits.max_keys:
+        out.append(Violation("data", "max_keys", f"{len(event.data)} keys, more than {limits.max_keys}", provider.name))
+    if limits.max_payload_bytes is not None:
+        size = len(compact_bytes(event.data))
+        if size > limits.max_payload_bytes:
+            out.append(
+                Violation(
+                    "data",
+                    "max_bytes",
+                    f"{size} bytes of compact JSON, more than {limits.max_payload_bytes}",
+                    provider.name,
+                )
+            )
+    return out

@@ -1,0 +1,9 @@
+"""Testing tools: loopback servers, vendor emulators and the conformance suite.
+
+Emulators speak each vendor's wire protocol on 127.0.0.1 so integration tests
+(eventkit's and its users') run the real providers without vendor accounts.
+"""
+
+from ._background import AsgiServer, BackgroundLoop, BackgroundServer, TcpServer, free_port
+
+__all__ = ["AsgiServer", "BackgroundLoop", "BackgroundServer", "TcpServer", "free_port"]

@@ -1,0 +1,214 @@
+"""Loopback servers on a background thread, for emulators and tests.
+
+Emulators run on their own event loop in a thread so that sync clients, async
+clients and pytest all use them the same way. The port is fixed after the
+first start, so ``restart()`` comes back where listeners will reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class BackgroundLoop:
+    """An event loop running in a daemon thread."""
+
+    def __init__(self, name: str = "eventkit-emulator") -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = 30) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def call(self, fn: Callable[[], T]) -> T:
+        async def wrapper() -> T:
+            return fn()
+
+        return self.run(wrapper())
+
+    def close(self) -> None:
+        if self.loop.is_closed():
+            return
+
+        async def cancel_all() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        try:
+            self.run(cancel_all(), timeout=10)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout=10)
+            self.loop.close()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class BackgroundServer:
+    """Base: start/stop/restart on a fixed loopback port; subclasses say how to serve."""
+
+    scheme = "http"
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self.port = port
+        self._bg: BackgroundLoop | None = None
+        self.running = False
+
+    @property
+    def background(self) -> BackgroundLoop:
+        if self._bg is None:
+            self._bg = BackgroundLoop(type(self).__name__)
+        return self._bg
+
+    @property
+    def netloc(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.netloc}"
+
+    async def _serve_start(self, sock: socket.socket) -> None:
+        raise NotImplementedError
+
+    async def _serve_stop(self) -> None:
+        raise NotImplementedError
+
+    def _bind(self) -> socket.socket:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        sock.listen(512)
+        sock.setblocking(False)
+        self.port = sock.getsockname()[1]
+        return sock
+
+    def start(self) -> BackgroundServer:
+        if self.running:
+            return self
+        sock = self._bind()
+        self.background.run(self._serve_start(sock))
+        self.running = True
+        return self
+
+    def stop(self) -> None:
+        if not self.running:
+            return
+        self.running = False
+        self.background.run(self._serve_stop())
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def close(self) -> None:
+        self.stop()
+        if self._bg is not None:
+            self._bg.close()
+            self._bg = None
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the server's loop (to push events, inspect state)."""
+        return self.background.run(coro)
+
+    def __enter__(self) -> Any:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsgiServer(BackgroundServer):
+    """An ASGI application under uvicorn (HTTP and websockets) on loopback."""
+
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host, port)
+        self.app = app
+        self._server: Any = None
+        self._task: asyncio.Future[Any] | None = None
+        self._sock: socket.socket | None = None
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.netloc}"
+
+    async def _serve_start(self, sock: socket.socket) -> None:
+        import uvicorn
+
+        config = uvicorn.Config(self.app, log_level="warning", lifespan="off", access_log=False, ws_ping_interval=None)
+        self._server = uvicorn.Server(config)
+        self._sock = sock
+        self._task = asyncio.ensure_future(self._server.serve(sockets=[sock]))
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()
+            await asyncio.sleep(0.002)
+
+    async def _serve_stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+            # Close websockets and keep-alive connections now, as a real restart would.
+            self._server.force_exit = True
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, 10)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                pass
+        if self._sock is not None:
+            self._sock.close()
+        self._server = self._task = self._sock = None
+
+
+ConnectionHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+class TcpServer(BackgroundServer):
+    """A raw asyncio TCP server (AMI) on loopback; ``stop()`` drops every connection."""
+
+    scheme = "tcp"
+
+    def __init__(self, handler: ConnectionHandler, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host, port)
+        self.handler = handler
+        self._server: asyncio.base_events.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        try:
+            await self.handler(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self._writers.discard(writer)
+            writer.close()
+
+    async def _serve_start(self, sock: socket.socket) -> None:
+        self._server = await asyncio.start_server(self._handle, sock=sock)
+
+    async def _serve_stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for writer in list(self._writers):
+            writer.close()
+        if self._server is not None:
+            await self._server.wait_closed()
+        self._server = None

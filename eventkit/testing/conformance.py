@@ -1,0 +1,291 @@
+"""The conformance suite: one set of tests every provider plugin must pass.
+
+A plugin author writes a :class:`Harness` (start the emulator, say how to
+connect, which target round-trips, how to inject an error) and a test class::
+
+    from eventkit.testing.conformance import ConformanceSuite
+
+    class TestMyProvider(ConformanceSuite):
+        harness_class = MyHarness
+
+pytest then runs every check below against the real provider and emulator:
+round trip, validation before I/O, error mapping, capability honesty.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import pytest
+
+import eventkit
+from eventkit import (
+    Event,
+    EventkitError,
+    ListenMode,
+    PayloadModel,
+    UnsupportedTargetError,
+    ValidationError,
+    error_for_status,
+)
+
+# Targets of every built-in kind; the suite expects a provider to refuse those it does not declare.
+ALL_KIND_SAMPLES = {
+    "call": "call:0c3c2a2e-1b7a-4c53-8f59-8a3d1f4b7f10",
+    "channel": "channel:messaging:general",
+    "user": "user:tommaso",
+    "conversation": "conversation:CON-6b4a3f1e-2c7d-4e8f-9a0b-1c2d3e4f5a6b",
+    "ami": "ami",
+    "app": "app:eventkit",
+    "topic": "topic:orders",
+}
+
+JSON_PAYLOADS: list[dict[str, Any]] = [
+    {},
+    {"text": "hi"},
+    {"text": "héllo ✓", "n": 3, "pi": 3.25, "ok": True, "none": None},
+    {"nested": {"list": [1, "two", {"three": 3}], "empty": {}}},
+]
+FLAT_PAYLOADS: list[dict[str, Any]] = [
+    {},
+    {"text": "hi"},
+    {"Text": "héllo ✓", "OrderId": "1234", "Spaces": "a b  c"},
+]
+
+
+class Harness:
+    """What a provider's test suite tells the conformance suite. Override as needed."""
+
+    provider: ClassVar[str]
+    target: ClassVar[str]
+    """A target that round-trips: sent there, it comes back on the listen path."""
+    sender: ClassVar[str | None] = None
+    listen_via: ClassVar[str | None] = None
+    """Listen mode for the round trip (default: the provider's first declared mode)."""
+    error_statuses: ClassVar[tuple[int, ...]] = (400, 401, 403, 404, 429, 503)
+    invalid: ClassVar[list[dict[str, Any]]] = []
+    """Events (keyword arguments of ``send``: name, data, to, sender) the provider must refuse before I/O."""
+    multi_invalid: ClassVar[dict[str, Any] | None] = None
+    """One event that breaks at least two rules: validation must report all of them."""
+
+    def start(self) -> None:
+        """Start emulators."""
+
+    def stop(self) -> None:
+        """Stop emulators."""
+
+    def settings(self) -> dict[str, Any]:
+        """Keyword arguments for ``connect`` that point the provider at the emulator."""
+        return {}
+
+    def listen_options(self) -> dict[str, Any]:
+        return {}
+
+    def on_listening(self, address: str) -> None:
+        """Called with the listener's address once it is ready (e.g. a webhook URL to register)."""
+
+    def inject_error(self, status: int, retry_after: float | None = None) -> None:
+        """Make the platform answer the next send with this status, shaped as the vendor does."""
+        raise NotImplementedError
+
+    def requests_seen(self) -> int:
+        """How many send requests reached the platform (to prove validation sent nothing)."""
+        raise NotImplementedError
+
+    def payloads(self, model: PayloadModel) -> list[dict[str, Any]]:
+        return JSON_PAYLOADS if model is PayloadModel.JSON else FLAT_PAYLOADS
+
+    def expected(self, sent: Event) -> dict[str, Any]:
+        """The data a listener should see for ``sent`` under the provider's documented mapping."""
+        return dict(sent.data)
+
+    def sample_targets(self) -> dict[str, str]:
+        """A valid target for each declared kind (defaults to ``target`` for its own kind)."""
+        samples = dict(ALL_KIND_SAMPLES)
+        samples[eventkit.parse_target(self.target).kind] = self.target
+        return samples
+
+
+def _send_kwargs(harness: Harness, case: dict[str, Any]) -> dict[str, Any]:
+    kwargs = {"to": harness.target, "sender": harness.sender, "data": {}, **case}
+    kwargs["event"] = kwargs.pop("name")
+    return kwargs
+
+
+def _run_listener(
+    kit: eventkit.AsyncClient, harness: Harness, count: int, ready: threading.Event, out: list[Event]
+) -> Any:
+    def on_ready(address: str) -> None:
+        harness.on_listening(address)
+        ready.set()
+
+    async def consume() -> None:
+        options = {**harness.listen_options(), "on_ready": on_ready}
+        async for event in kit.listen(via=harness.listen_via, **options):
+            out.append(event)
+            if len(out) >= count:
+                return
+
+    return consume()
+
+
+class ConformanceSuite:
+    """Subclass with ``harness_class`` set; every ``test_`` below then runs for that provider."""
+
+    harness_class: ClassVar[type[Harness]]
+    timeout: ClassVar[float] = 15.0
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def harness(cls) -> Iterator[Harness]:
+        harness = cls.harness_class()
+        harness.start()
+        try:
+            yield harness
+        finally:
+            harness.stop()
+
+    @pytest.fixture
+    def provider_class(self, harness: Harness) -> type[eventkit.Provider]:
+        from eventkit import _registry
+
+        cls: type[eventkit.Provider] = _registry.load(harness.provider)
+        return cls
+
+    # Registration and declarations
+
+    def test_registered_under_its_name(self, harness: Harness, provider_class: type[eventkit.Provider]) -> None:
+        assert provider_class.name == harness.provider
+
+    def test_capabilities_are_declared(self, provider_class: type[eventkit.Provider]) -> None:
+        caps = provider_class.capabilities
+        assert caps.targets, "a provider declares at least one target form"
+        for form in caps.targets:
+            assert form.form.split(":")[0] == form.kind, f"{form.form} does not start with its kind {form.kind}"
+        assert isinstance(caps.payload, PayloadModel)
+
+    def test_settings_reprs_hide_secrets(self, harness: Harness) -> None:
+        with eventkit.connect(harness.provider, **harness.settings()) as kit:
+            shown = repr(kit.provider) + repr(kit) + repr(kit.provider.settings)
+            for secret in kit.provider.secrets():
+                assert secret.reveal() not in shown
+
+    # Capability honesty
+
+    def test_declared_targets_validate(self, harness: Harness, provider_class: type[eventkit.Provider]) -> None:
+        samples = harness.sample_targets()
+        with eventkit.connect(harness.provider, **harness.settings()) as kit:
+            for form in provider_class.capabilities.targets:
+                target = samples.get(form.kind)
+                assert target is not None, f"harness has no sample target for {form.kind}"
+                violations = kit.validate(
+                    "conformance_event", {"text": "hi"}, to=target, sender=harness.sender or "eventkit"
+                )
+                assert violations == [], f"{target}: {violations}"
+
+    def test_undeclared_targets_are_refused_naming_the_declared(
+        self, harness: Harness, provider_class: type[eventkit.Provider]
+    ) -> None:
+        declared = set(provider_class.capabilities.target_kinds)
+        with eventkit.connect(harness.provider, **harness.settings()) as kit:
+            for kind, target in ALL_KIND_SAMPLES.items():
+                if kind in declared:
+                    continue
+                before = harness.requests_seen()
+                with pytest.raises(UnsupportedTargetError) as caught:
+                    kit.send("conformance_event", {}, to=target, sender=harness.sender)
+                assert provider_class.capabilities.targets[0].form in str(caught.value)
+                assert harness.requests_seen() == before
+
+    def test_declared_listen_modes_exist(self, provider_class: type[eventkit.Provider]) -> None:
+        for mode in provider_class.capabilities.listen:
+            assert isinstance(mode, ListenMode)
+
+    # Validation before I/O
+
+    def test_invalid_events_are_refused_before_io(self, harness: Harness) -> None:
+        with eventkit.connect(harness.provider, **harness.settings()) as kit:
+            for case in harness.invalid:
+                kwargs = _send_kwargs(harness, case)
+                before = harness.requests_seen()
+                with pytest.raises(ValidationError) as caught:
+                    kit.send(**kwargs)
+                assert caught.value.violations, f"{case}: a validation error lists its violations"
+                assert harness.requests_seen() == before, f"{case} reached the platform"
+
+    def test_every_violation_is_reported(self, harness: Harness) -> None:
+        if harness.multi_invalid is None:
+            pytest.skip("the harness declares no event that breaks several rules at once")
+        with eventkit.connect(harness.provider, **harness.settings()) as kit:
+            violations = kit.validate(**_send_kwargs(harness, harness.multi_invalid))
+        assert len(violations) >= 2, f"expected every violation, got {violations}"
+
+    def test_non_json_data_is_refused(self, harness: Harness) -> None:
+        with eventkit.connect(harness.provider, **harness.settings()) as kit, pytest.raises(ValidationError):
+            kit.send("conformance_event", {"when": object()}, to=harness.target, sender=harness.sender)
+
+    # Round trip
+
+    def test_round_trip(self, harness: Harness, provider_class: type[eventkit.Provider]) -> None:
+        payloads = harness.payloads(provider_class.capabilities.payload)
+        sent = [
+            Event(f"conformance_rt_{i}", data, target=harness.target, sender=harness.sender)
+            for i, data in enumerate(payloads)
+        ]
+        received = self._send_and_receive(harness, sent)
+        by_name = {e.name: e for e in received}
+        for event in sent:
+            got = by_name.get(event.name)
+            assert got is not None, f"{event.name} was not received (got {sorted(by_name)})"
+            assert got.data == harness.expected(event), f"{event.name}: sent {event.data}, got {got.data}"
+            assert got.provider == harness.provider
+
+    def _send_and_receive(self, harness: Harness, sent: list[Event]) -> list[Event]:
+        out: list[Event] = []
+        ready = threading.Event()
+
+        async def main() -> None:
+            async with eventkit.connect_async(harness.provider, **harness.settings()) as kit:
+                listener = asyncio.ensure_future(_run_listener(kit, harness, len(sent), ready, out))
+                for _ in range(int(self.timeout * 100)):
+                    if ready.is_set() or listener.done():
+                        break
+                    await asyncio.sleep(0.01)
+                if listener.done():
+                    listener.result()
+                assert ready.is_set(), "the listener never said it was ready (on_ready)"
+                results = await kit.send_many(sent)
+                assert all(r.ok for r in results), [r.error for r in results if not r.ok]
+                try:
+                    await asyncio.wait_for(listener, self.timeout)
+                except asyncio.TimeoutError:
+                    pass
+
+        asyncio.run(main())
+        return out
+
+    # Error mapping
+
+    def test_error_mapping(self, harness: Harness) -> None:
+        with eventkit.connect(harness.provider, max_attempts=1, **harness.settings()) as kit:
+            for status in harness.error_statuses:
+                harness.inject_error(status)
+                (result,) = kit.send_many(
+                    [Event("conformance_err", {"text": "x"}, target=harness.target, sender=harness.sender)]
+                )
+                assert not result.ok, f"injected {status} but the send succeeded"
+                assert isinstance(result.error, error_for_status(status)), f"{status} -> {result.error!r}"
+                assert result.error.provider == harness.provider
+                assert isinstance(result.error, EventkitError)
+                expected_retryable = status == 429 or status >= 500
+                assert result.error.retryable == expected_retryable, f"{status}: retryable={result.error.retryable}"
+
+    def test_retry_after_is_honoured(self, harness: Harness) -> None:
+        with eventkit.connect(harness.provider, max_attempts=2, backoff_initial=0, **harness.settings()) as kit:
+            harness.inject_error(429, retry_after=0.2)
+            result = kit.send("conformance_retry", {"text": "x"}, to=harness.target, sender=harness.sender)
+            assert result.ok and result.attempts == 2
+            assert result.elapsed >= 0.15

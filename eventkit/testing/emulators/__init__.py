@@ -1,0 +1,1 @@
+"""Vendor emulators: one module per platform, each a loopback server."""

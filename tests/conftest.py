@@ -1,0 +1,1 @@
+"""Shared test setup: nothing here may reach beyond loopback."""

@@ -1,0 +1,1 @@
+"""The asterisk provider (being built: see docs/providers/asterisk.md)."""

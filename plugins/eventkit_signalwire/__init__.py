@@ -1,0 +1,1 @@
+"""The signalwire provider (being built: see docs/providers/signalwire.md)."""

@@ -1,0 +1,1 @@
+"""The stream provider (being built: see docs/providers/stream.md)."""

@@ -1,0 +1,1 @@
+"""The vonage provider (being built: see docs/providers/vonage.md)."""

@@ -28,7 +28,9 @@ from ._portal import Portal
 from ._provider import AsyncSender, ListenContext, Provider, SyncSender
 from ._results import SendResult
 from ._settings import (
+    TRANSPORT_FIELDS,
     TransportSettings,
+    env_name,
     is_url,
     mask_url,
     resolve,
@@ -41,18 +43,25 @@ from ._targets import Target, parse_target
 EventLike = Union[Event, Mapping[str, Any]]
 
 
+ProviderRef = Union[str, "type[Provider]"]
+
+
 def _open(
-    name_or_url: str, settings: Mapping[str, Any], environ: Mapping[str, str] | None
+    name_or_url: ProviderRef, settings: Mapping[str, Any], environ: Mapping[str, str] | None
 ) -> tuple[Provider, TransportSettings, str]:
-    if not isinstance(name_or_url, str) or not name_or_url:
-        raise SettingsError("connect() needs a provider name or a URL")
     transport_kwargs, provider_kwargs = split_transport(settings)
     from_url: dict[str, Any] = {}
-    if is_url(name_or_url):
+    cls: type[Provider]
+    if isinstance(name_or_url, type) and issubclass(name_or_url, Provider):
+        cls = name_or_url
+        shown = cls.name
+    elif not isinstance(name_or_url, str) or not name_or_url:
+        raise SettingsError("connect() needs a provider name, a URL or a Provider class")
+    elif is_url(name_or_url):
         scheme = name_or_url.split("://", 1)[0]
         cls = _registry.for_scheme(scheme)
         from_url = cls.settings_from_url(name_or_url)
-        transport_from_url = {k: from_url.pop(k) for k in list(from_url) if k in _transport_names()}
+        transport_from_url = {k: from_url.pop(k) for k in list(from_url) if k in TRANSPORT_FIELDS}
         transport_kwargs = {**transport_from_url, **transport_kwargs}
         shown = mask_url(name_or_url)
     else:
@@ -63,26 +72,20 @@ def _open(
     provider = cls(provider_settings)
     missing = provider.missing_credentials()
     if missing:
-        from ._settings import env_name
-
         hints = ", ".join(f"{m} (or {env_name(cls.name, m)})" for m in missing)
         raise MissingCredentialsError(f"{cls.name} needs {hints}", provider=cls.name)
     return provider, transport, shown
 
 
-def _transport_names() -> frozenset[str]:
-    from ._settings import TRANSPORT_FIELDS
-
-    return TRANSPORT_FIELDS
-
-
-def connect(name_or_url: str, *, environ: Mapping[str, str] | None = None, **settings: Any) -> Client:
+def connect(name_or_url: ProviderRef, *, environ: Mapping[str, str] | None = None, **settings: Any) -> Client:
     """A blocking client for one provider: ``connect("stream", api_key=..., api_secret=...)``."""
     provider, transport, shown = _open(name_or_url, settings, environ)
     return Client(provider, transport, shown)
 
 
-def connect_async(name_or_url: str, *, environ: Mapping[str, str] | None = None, **settings: Any) -> AsyncClient:
+def connect_async(
+    name_or_url: ProviderRef, *, environ: Mapping[str, str] | None = None, **settings: Any
+) -> AsyncClient:
     """An async client; use it with ``async with`` so its connections close."""
     provider, transport, shown = _open(name_or_url, settings, environ)
     return AsyncClient(provider, transport, shown)

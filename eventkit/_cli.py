@@ -1,0 +1,232 @@
+"""The ``eventkit`` command line: providers, send, listen, check.
+
+Every failure is one line on stderr and a non-zero exit code: 2 for bad input
+(usage, settings, validation), 1 for a failed send or listen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from ._errors import ConfigurationError, EventkitError, ValidationError
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line, exit 2, like every other bad input
+        raise _UsageError(f"{self.prog}: {message}")
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _settings(pairs: Sequence[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq or not key.strip():
+            raise _UsageError(f"--set needs KEY=VALUE, got {pair!r}")
+        out[key.strip()] = value
+    return out
+
+
+def _data(text: str | None) -> dict[str, Any]:
+    if text is None:
+        return {}
+    from ._json import parse_object
+
+    try:
+        return parse_object(text, "--data")
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="eventkit", description="Send and receive custom events on communication platforms.")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    p = sub.add_parser("providers", help="installed providers, their capabilities, and load failures")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--settings", action="store_true", help="also list each provider's settings")
+
+    p = sub.add_parser("send", help="send one event and print the result as JSON")
+    p.add_argument("provider", metavar="PROVIDER_OR_URL")
+    p.add_argument("--to", required=True, metavar="TARGET")
+    p.add_argument("--name", required=True)
+    p.add_argument("--data", metavar="JSON", help="a JSON object (default {})")
+    p.add_argument("--sender", metavar="ID")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings")
+
+    p = sub.add_parser("listen", help="print one JSON line per received event")
+    p.add_argument("provider", metavar="PROVIDER_OR_URL")
+    p.add_argument("--name", action="append", dest="names", metavar="NAME", help="only these names (repeatable)")
+    p.add_argument("--via", help="listen mode (default: the provider's first)")
+    p.add_argument("--host", default="127.0.0.1", help="webhook server address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="webhook server port (default 8080)")
+    p.add_argument("--count", type=int, help="stop after this many events")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings")
+
+    p = sub.add_parser("check", help="which providers accept this event at this target, and why not")
+    p.add_argument("--to", required=True, metavar="TARGET")
+    p.add_argument("--name", required=True)
+    p.add_argument("--data", metavar="JSON")
+    p.add_argument("--sender", metavar="ID")
+    p.add_argument("--provider", action="append", dest="providers", metavar="P")
+    p.add_argument("--json", action="store_true")
+    return parser
+
+
+def _table(rows: list[list[str]], out: TextIO) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for n, row in enumerate(rows):
+        out.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() + "\n")
+        if n == 0:
+            out.write("  ".join("-" * w for w in widths) + "\n")
+
+
+def cmd_providers(args: argparse.Namespace, out: TextIO) -> int:
+    from . import _registry
+    from ._settings import describe
+
+    loaded, failures = _registry.load_all()
+    if args.json:
+        payload = {
+            "providers": {
+                name: {
+                    **cls.capabilities.to_dict(),
+                    **({"settings": describe(cls.Settings, name)} if args.settings else {}),
+                }
+                for name, cls in loaded.items()
+            },
+            "failures": [{"name": f.name, "entry_point": f.value, "error": f.error} for f in failures],
+        }
+        out.write(json.dumps(payload, indent=2, default=str) + "\n")
+        return EXIT_FAILED if failures else 0
+    rows = [["provider", "targets", "listen", "payload"]]
+    for name, cls in loaded.items():
+        caps = cls.capabilities
+        rows.append(
+            [
+                name,
+                ", ".join(f.form for f in caps.targets),
+                ", ".join(m.value for m in caps.listen) or "-",
+                caps.payload.value,
+            ]
+        )
+    _table(rows, out)
+    if args.settings:
+        for name, cls in loaded.items():
+            out.write(f"\n{name} settings:\n")
+            for row in describe(cls.Settings, name):
+                flags = " (required)" if row["required"] else ""
+                flags += " (secret)" if row["secret"] else ""
+                out.write(f"  {row['name']}{flags}: {row['help']} [env: {', '.join(row['env'])}]\n")
+    for failure in failures:
+        out.write(f"\nfailed to load: {failure.error}\n")
+    return EXIT_FAILED if failures else 0
+
+
+def cmd_send(args: argparse.Namespace, out: TextIO) -> int:
+    from ._client import connect
+
+    data = _data(args.data)
+    settings = _settings(args.settings)
+    with connect(args.provider, **settings) as kit:
+        ev = kit.make_event(args.name, data, to=args.to, sender=args.sender)
+        kit.prepare(ev)
+        (result,) = kit.send_many([ev], concurrency=1)
+    out.write(json.dumps(result.to_dict(), default=str) + "\n")
+    if result.error is not None:
+        raise result.error
+    return 0
+
+
+def cmd_listen(args: argparse.Namespace, out: TextIO) -> int:
+    from ._capabilities import ListenMode
+    from ._client import connect_async
+
+    settings = _settings(args.settings)
+
+    async def run() -> None:
+        async with connect_async(args.provider, **settings) as kit:
+            context_modes = kit.provider.capabilities.listen
+            via = ListenMode(args.via) if args.via else (context_modes[0] if context_modes else None)
+            options: dict[str, Any] = {
+                "on_ready": lambda address: print(f"listening: {address}", file=sys.stderr, flush=True)
+            }
+            if via is ListenMode.WEBHOOK:
+                options.update(host=args.host, port=args.port)
+            seen = 0
+            async for event in kit.listen(args.names, via=via, **options):
+                out.write(json.dumps(event.to_dict(), ensure_ascii=False, default=str) + "\n")
+                out.flush()
+                seen += 1
+                if args.count is not None and seen >= args.count:
+                    return
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
+    from ._check import check
+
+    report = check(args.name, _data(args.data), to=args.to, sender=args.sender, providers=args.providers)
+    if args.json:
+        out.write(json.dumps(report.to_dict(), indent=2) + "\n")
+    else:
+        rows = [["provider", "accepts", "why not"]]
+        for verdict in report.verdicts:
+            why = verdict.error or "; ".join(str(v) for v in verdict.violations)
+            rows.append([verdict.provider, "yes" if verdict.accepted else "no", why or "-"])
+        _table(rows, out)
+    return 0 if report.portable else EXIT_FAILED
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    try:
+        args = build_parser().parse_args(argv)
+        logging.basicConfig(
+            level={0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG),
+            format="%(levelname)s %(name)s: %(message)s",
+        )
+        if args.verbose < 2:  # load failures are reported by eventkit itself, once
+            logging.getLogger("stevedore").setLevel(logging.ERROR)
+        if args.version:
+            from . import __version__
+
+            out.write(f"eventkit {__version__}\n")
+            return 0
+        commands = {"providers": cmd_providers, "send": cmd_send, "listen": cmd_listen, "check": cmd_check}
+        if args.command is None:
+            build_parser().print_help(out)
+            return EXIT_USAGE
+        return commands[args.command](args, out)
+    except _UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_USAGE
+    except (ConfigurationError, ValidationError) as exc:
+        print(f"eventkit: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except EventkitError as exc:
+        print(f"eventkit: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -92,7 +92,7 @@ def test_connection_refused_is_retried_and_typed() -> None:
     transport, seen = scripted([refuse, refuse, ok])
     with connect(transport) as kit:
         result = kit.send("x", {}, to="topic:t")
-    assert result.ok and result.attempts == 3 and not result.possible_duplicate
+    assert result.ok and result.attempts == 3 and len(seen) == 3 and not result.possible_duplicate
 
 
 def test_ambiguous_failures_mark_possible_duplicates_or_stop() -> None:

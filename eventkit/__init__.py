@@ -54,6 +54,7 @@ from ._event import Event, parse_time
 from ._json import JSON, JSONObject, compact, compact_bytes
 from ._provider import AsyncSender, ListenContext, Provider, SyncSender
 from ._results import RateLimit, Receipt, SendResult
+from ._retry import RetryLoop
 from ._secrets import Redactor, Secret
 from ._settings import TransportSettings, mask_url, setting
 from ._stats import Counters
@@ -69,7 +70,6 @@ from ._targets import (
     UserTarget,
     parse_target,
 )
-from ._transport import RetryLoop
 from ._webhooks import WebhookReceiver
 
 __version__ = "0.1.0"

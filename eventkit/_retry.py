@@ -1,0 +1,158 @@
+"""Retry policy: the one place retries, backoff, Retry-After and rate limiting live.
+
+:class:`RetryLoop` drives any single-attempt function (an HTTP request, an AMI
+action, an in-process publish) under a connection's :class:`TransportSettings`,
+so every provider, sync or async, retries the same way. No I/O library is
+imported here: this module is on the import path of ``import eventkit``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from ._errors import EventkitError
+from ._event import Event
+from ._results import Receipt, SendResult
+from ._settings import TransportSettings
+from ._stats import Counters
+from ._targets import Target
+
+if TYPE_CHECKING:
+    from ._provider import Provider
+
+log = logging.getLogger("eventkit.transport")
+
+
+def backoff_delay(policy: TransportSettings, retry_number: int, rng: random.Random | None = None) -> float:
+    """Exponential backoff with full jitter: uniform in [0, min(max, initial * 2**(n-1))]."""
+    ceiling = min(policy.backoff_max, policy.backoff_initial * (2 ** (retry_number - 1)))
+    return (rng or random).uniform(0, ceiling)
+
+
+class _RateGate:
+    """Client-wide pacing: a 429's Retry-After pauses every sender, and an optional rate ceiling."""
+
+    def __init__(self, rate: float | None) -> None:
+        self.interval = 1.0 / rate if rate else 0.0
+        self.not_before = 0.0
+        self._lock = threading.Lock()
+
+    def reserve(self) -> float:
+        """Seconds this caller should wait before sending."""
+        if not self.interval and not self.not_before:
+            return 0.0
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self.not_before)
+            if self.interval:
+                self.not_before = start + self.interval
+            return start - now
+
+    def pause(self, seconds: float) -> None:
+        with self._lock:
+            self.not_before = max(self.not_before, time.monotonic() + seconds)
+
+
+class RetryLoop:
+    """Runs attempts under a provider's transport policy and turns the outcome into a result.
+
+    An attempt returns a :class:`Receipt` or raises :class:`EventkitError`; retryable
+    errors are retried with backoff (or the platform's ``retry_after``) until the
+    attempt budget is spent. Errors are scrubbed of the provider's secrets.
+    """
+
+    def __init__(self, provider: Provider, policy: TransportSettings, stats: Counters) -> None:
+        self.provider = provider
+        self.name = provider.name
+        self.policy = policy
+        self.stats = stats
+        self.gate = _RateGate(policy.rate_limit)
+
+    def _delay(self, attempt: int, error: EventkitError) -> float | None:
+        if error.maybe_delivered and not self.policy.retry_ambiguous:
+            return None
+        if not error.retryable or attempt >= self.policy.max_attempts:
+            return None
+        if error.retry_after is not None:
+            if error.retry_after > self.policy.retry_after_max:
+                return None
+            self.gate.pause(error.retry_after)
+            delay = error.retry_after
+        else:
+            delay = backoff_delay(self.policy, attempt)
+        self.stats.incr("retries")
+        log.debug("%s: retrying in %.3fs after %s", self.name, delay, type(error).__name__)
+        return delay
+
+    def _scrub(self, error: EventkitError) -> EventkitError:
+        redact = self.provider.redactor
+        error.message = redact.text(error.message)
+        error.args = (error.message,)
+        error.body = redact.value(error.body)
+        if error.provider is None:
+            error.provider = self.name
+        return error
+
+    def _result(
+        self,
+        event: Event,
+        target: Target,
+        attempts: int,
+        started: float,
+        ambiguous: bool,
+        receipt: Receipt | None,
+        error: EventkitError | None,
+    ) -> SendResult:
+        self.stats.incr("sent" if error is None else "failed")
+        return SendResult(
+            event=event,
+            target=str(target),
+            provider=self.name,
+            error=None if error is None else self._scrub(error),
+            receipt=receipt,
+            attempts=attempts,
+            elapsed=time.monotonic() - started,
+            possible_duplicate=ambiguous and attempts > 1,
+        )
+
+    def run(self, event: Event, target: Target, attempt: Callable[[], Receipt]) -> SendResult:
+        started = time.monotonic()
+        ambiguous = False
+        number = 0
+        while True:
+            wait = self.gate.reserve()
+            if wait > 0:
+                time.sleep(wait)
+            number += 1
+            try:
+                return self._result(event, target, number, started, ambiguous, attempt(), None)
+            except EventkitError as error:
+                ambiguous = ambiguous or error.maybe_delivered
+                delay = self._delay(number, error)
+                if delay is None:
+                    return self._result(event, target, number, started, ambiguous, None, error)
+                time.sleep(delay)
+
+    async def arun(self, event: Event, target: Target, attempt: Callable[[], Awaitable[Receipt]]) -> SendResult:
+        started = time.monotonic()
+        ambiguous = False
+        number = 0
+        while True:
+            wait = self.gate.reserve()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            number += 1
+            try:
+                return self._result(event, target, number, started, ambiguous, await attempt(), None)
+            except EventkitError as error:
+                ambiguous = ambiguous or error.maybe_delivered
+                delay = self._delay(number, error)
+                if delay is None:
+                    return self._result(event, target, number, started, ambiguous, None, error)
+                await asyncio.sleep(delay)

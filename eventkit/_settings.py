@@ -76,6 +76,10 @@ class TransportSettings:
     http_client: Any = setting(help="an httpx.Client to use instead of eventkit's own (sync)")
     async_http_client: Any = setting(help="an httpx.AsyncClient to use instead of eventkit's own")
     http_transport: Any = setting(help="an httpx transport (e.g. httpx.MockTransport) for eventkit's clients")
+    http_engine: str = setting(
+        "auto",
+        help="HTTP engine: auto (stdlib sync, aiohttp async when installed, httpx when injected), httpx, stdlib, aiohttp",
+    )
 
     def __attrs_post_init__(self) -> None:
         problems = []
@@ -87,6 +91,8 @@ class TransportSettings:
             problems.append("concurrency must be >= 1")
         if self.backoff_initial < 0 or self.backoff_max < 0 or self.retry_after_max < 0:
             problems.append("backoff and retry_after_max must be >= 0")
+        if self.http_engine not in ("auto", "httpx", "stdlib", "aiohttp"):
+            problems.append("http_engine must be auto, httpx, stdlib or aiohttp")
         if self.rate_limit is not None and self.rate_limit <= 0:
             problems.append("rate_limit must be > 0")
         if problems:

@@ -62,7 +62,7 @@ def signed_headers(
     *,
     secret: str = SIGNATURE_SECRET,
     iat: float | None = None,
-    payload_hash: str | None = "hex",
+    payload_hash: Any = "hex",
     algorithm: str = "HS256",
     **claims: Any,
 ) -> dict[str, str]:

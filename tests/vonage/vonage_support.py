@@ -9,11 +9,14 @@ import functools
 import hashlib
 import time
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from eventkit.testing.conformance import Harness
+from eventkit.testing.emulators.vonage import VonageEmulator
 
 APPLICATION_ID = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab"
 CONVERSATION = "CON-6b4a3f1e-2c7d-4e8f-9a0b-1c2d3e4f5a6b"
@@ -96,3 +99,42 @@ def custom_webhook(name: str = "my_event", body: Any = None, **extra: Any) -> di
     }
     out.update(extra)
     return out
+
+
+class VonageHarness(Harness):
+    """The conformance harness: provider against the emulator, round trip through signed webhooks."""
+
+    provider = "vonage"
+    target = f"conversation:{CONVERSATION}"
+    sender = MEMBER
+    listen_via = "webhook"
+    invalid: ClassVar[list[dict[str, Any]]] = [
+        {"name": "bad.name"},
+        {"name": "x" * 94},
+        {"name": "big", "data": {"blob": "x" * 5000}},
+        {"name": "ok", "to": "conversation:not-a-conversation"},
+    ]
+    multi_invalid: ClassVar[dict[str, Any] | None] = {"name": "bad.name", "data": {"blob": "x" * 5000}}
+
+    def start(self) -> None:
+        self.emulator = VonageEmulator(
+            public_key=public_pem(), application_id=APPLICATION_ID, signature_secret=SIGNATURE_SECRET
+        ).start()
+
+    def stop(self) -> None:
+        self.emulator.close()
+
+    def settings(self) -> dict[str, Any]:
+        return settings(base_url=self.emulator.url, backoff_max=0.05)
+
+    def listen_options(self) -> dict[str, Any]:
+        return {"port": 0}
+
+    def on_listening(self, address: str) -> None:
+        self.emulator.webhook_url = address
+
+    def inject_error(self, status: int, retry_after: float | None = None) -> None:
+        self.emulator.fail_next(status, retry_after)
+
+    def requests_seen(self) -> int:
+        return self.emulator.requests

@@ -181,3 +181,13 @@ def test_signing_is_not_done_per_request() -> None:
     tokens = {minter.token() for _ in range(200)}
     assert len(tokens) == 1 and minter.minted == 1
     assert time.perf_counter() - start < 2
+
+
+def test_key_material_never_shows_in_reprs() -> None:
+    pem = private_pem()
+    with eventkit.connect("vonage", **settings()) as kit:
+        shown = " ".join(repr(x) for x in (kit, kit.provider, kit.provider.settings, kit.codec, kit.provider.tokens()))
+        shown += repr(kit.provider.webhook_codec()) + str(kit.provider.capabilities.to_dict())
+    for line in pem.strip().splitlines()[1:-1]:
+        assert line not in shown
+    assert "test-only-signature-secret" not in shown

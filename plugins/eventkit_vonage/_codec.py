@@ -20,12 +20,11 @@ from eventkit import (
     Violation,
     join_url,
     json_body,
-    parse_time,
 )
 
 from ._jwt import TokenMinter
 from ._settings import VonageSettings
-from ._wire import CONVERSATION_ID, CUSTOM_PREFIX, PROVIDER, error_from_response, events_path
+from ._wire import CONVERSATION_ID, CUSTOM_PREFIX, PROVIDER, error_from_response, event_id, event_time, events_path
 
 USER_AGENT = f"eventkit/{eventkit.__version__}"
 
@@ -96,23 +95,16 @@ class VonageCodec:
             raise error_from_response(response)
         body = response.json_or_none()
         fields: dict[str, Any] = body if isinstance(body, dict) else {}
-        event_id = fields.get("id")
-        when = None
-        timestamp = fields.get("timestamp")
-        if isinstance(timestamp, str):
-            try:
-                when = parse_time(timestamp)
-            except eventkit.ValidationError:
-                when = None
+        when, timestamp = event_time(fields)
         details: dict[str, Any] = {}
         href = _href(fields)
         if href is not None:
             details["href"] = href
-        if isinstance(timestamp, str):
+        if timestamp is not None:
             details["timestamp"] = timestamp
         return Receipt(
             status=response.status,
-            id=str(event_id) if isinstance(event_id, (int, str)) and not isinstance(event_id, bool) else None,
+            id=event_id(fields),
             time=when,
             details=details,
         )

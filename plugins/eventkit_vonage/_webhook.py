@@ -22,14 +22,12 @@ from eventkit import (
     Event,
     ProtocolError,
     SignatureError,
-    ValidationError,
     WebhookDelivery,
     load_json,
-    parse_time,
 )
 
 from ._settings import VonageSettings
-from ._wire import CUSTOM_PREFIX, PROVIDER
+from ._wire import CUSTOM_PREFIX, PROVIDER, event_id, event_time
 
 _CLAIMS_IN_META = ("jti", "iat", "api_key", "application_id")
 
@@ -146,14 +144,9 @@ class VonageWebhookCodec:
             meta["body_wrapped"] = True
         conversation = payload.get("conversation_id") or payload.get("cid")
         target = f"conversation:{conversation}" if isinstance(conversation, str) and conversation else None
-        event_id = payload.get("id")
-        when = None
-        timestamp = payload.get("timestamp")
-        if isinstance(timestamp, str):
-            try:
-                when = parse_time(timestamp)
-            except ValidationError:
-                meta["bad_timestamp"] = True
+        when, timestamp = event_time(payload)
+        if timestamp is not None and when is None:
+            meta["bad_timestamp"] = True
         if claims:
             meta["webhook"] = {k: claims[k] for k in _CLAIMS_IN_META if k in claims}
         application = payload.get("application_id")
@@ -162,7 +155,7 @@ class VonageWebhookCodec:
             data,
             provider=PROVIDER,
             raw=payload,
-            id=str(event_id) if isinstance(event_id, (int, str)) and not isinstance(event_id, bool) else None,
+            id=event_id(payload),
             time=when,
             target=target,
             source=f"vonage:{application}" if isinstance(application, str) and application else "vonage",

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
-from eventkit import EventkitError, HttpResponse, Violation, from_status, retry_after_seconds
+from eventkit import (
+    EventkitError,
+    HttpResponse,
+    ValidationError,
+    Violation,
+    from_status,
+    parse_time,
+    retry_after_seconds,
+)
 
 PROVIDER = "vonage"
 CUSTOM_PREFIX = "custom:"
@@ -59,3 +68,22 @@ def error_from_response(response: HttpResponse) -> EventkitError:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def event_id(fields: dict[str, Any]) -> str | None:
+    """Vonage event ids are progressive integers; kept as text like every eventkit id."""
+    value = fields.get("id")
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        return None
+    return str(value)
+
+
+def event_time(fields: dict[str, Any]) -> tuple[datetime | None, str | None]:
+    """The parsed ``timestamp`` (``None`` if absent or unreadable) and its raw text."""
+    raw = fields.get("timestamp")
+    if not isinstance(raw, str):
+        return None, None
+    try:
+        return parse_time(raw), raw
+    except ValidationError:
+        return None, raw

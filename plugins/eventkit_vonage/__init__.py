@@ -57,8 +57,8 @@ class VonageProvider(Provider):
             max_name_length=MAX_NAME_LENGTH,
             name_pattern=NAME_PATTERN,
             notes=(
-                f"the wire type is '{CUSTOM_PREFIX}<name>', at most {MAX_TYPE_LENGTH} characters in all",
-                f"body at most {MAX_BODY_BYTES} bytes, counted as UTF-8 compact JSON (Vonage's way of counting is unconfirmed)",
+                f"wire type '{CUSTOM_PREFIX}<name>', {MAX_TYPE_LENGTH} characters at most",
+                "body bytes counted as UTF-8 compact JSON (Vonage's counting is unconfirmed)",
             ),
         ),
         description="Vonage Conversation API custom events (POST /v1/conversations/{id}/events), "

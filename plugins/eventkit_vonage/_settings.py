@@ -86,8 +86,8 @@ class VonageSettings:
             problems.append(f"unknown region {self.region!r} (one of {', '.join([*REGIONS, *REGION_ALIASES])})")
         if self.region is not None and self.base_url is not None:
             problems.append("give region or base_url, not both")
-        if not 0 < self.token_ttl <= MAX_TOKEN_TTL:
-            problems.append(f"token_ttl must be > 0 and <= {MAX_TOKEN_TTL:.0f} seconds")
+        if not 1 <= self.token_ttl <= MAX_TOKEN_TTL:
+            problems.append(f"token_ttl must be between 1 and {MAX_TOKEN_TTL:.0f} seconds")
         if not 0 <= self.token_refresh_margin < self.token_ttl:
             problems.append("token_refresh_margin must be >= 0 and less than token_ttl")
         if self.webhook_max_age <= 0 or self.webhook_clock_skew < 0:

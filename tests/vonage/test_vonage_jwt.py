@@ -144,6 +144,7 @@ def test_missing_credentials() -> None:
     "bad",
     [
         {"token_ttl": 0},
+        {"token_ttl": 0.5, "token_refresh_margin": 0},
         {"token_ttl": 90_000},
         {"token_ttl": 60, "token_refresh_margin": 60},
         {"acl": "[1, 2]"},

@@ -1,0 +1,11 @@
+"""Asterisk emulators: AMI (TCP) and ARI (HTTP + websocket) on loopback.
+
+See :mod:`.asterisk_ami` and :mod:`.asterisk_ari`; both are written from the
+vendor note, not from the eventkit provider.
+"""
+
+from __future__ import annotations
+
+from .asterisk_ami import AmiEmulator, AmiUser, parse_extensions_line, separate_args, user_event_blob
+
+__all__ = ["AmiEmulator", "AmiUser", "parse_extensions_line", "separate_args", "user_event_blob"]

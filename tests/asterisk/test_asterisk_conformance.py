@@ -6,9 +6,9 @@ from typing import Any, ClassVar
 
 import pytest
 
-from eventkit import Event
-from eventkit.testing.conformance import ConformanceSuite, Harness
-from eventkit.testing.emulators.asterisk import AmiEmulator
+from eventkit import Event, PayloadModel
+from eventkit.testing.conformance import JSON_PAYLOADS, ConformanceSuite, Harness
+from eventkit.testing.emulators.asterisk import AmiEmulator, AriEmulator
 
 # What AMI can say about a refused action, shaped as Asterisk says it (vendor note §2.1, §2.2).
 AMI_FAULTS = {
@@ -63,3 +63,50 @@ class TestAsteriskAmiConformance(ConformanceSuite):
 
     def test_retry_after_is_honoured(self, harness: Harness) -> None:
         pytest.skip("AMI has no rate limiting and no Retry-After; drops are retried with backoff instead")
+
+
+class AsteriskAriHarness(Harness):
+    """The ARI path: JSON variables over HTTP, ChannelUserevent over the event websocket."""
+
+    provider = "asterisk"
+    target = "app:eventkit-test"
+    listen_via = "websocket"
+    invalid: ClassVar[list[dict[str, Any]]] = [
+        {"name": "Renamed", "data": {"eventname": "Other"}},
+        {"name": "Big", "data": {"blob": "x" * 50_000}},
+        {"name": "DeviceState", "data": {}, "to": "app:eventkit-test?source=deviceState:foo"},
+        {"name": "Injection", "data": {"k": "a\r\nb"}, "to": "app:eventkit-test?source=channel:chan-1"},
+    ]
+    multi_invalid: ClassVar[dict[str, Any] | None] = {
+        "name": "Multi",
+        "data": {"eventname": "x", "k": "a\nb"},
+        "to": "app:eventkit-test?source=channel:chan-1",
+    }
+
+    def start(self) -> None:
+        self.emulator = AriEmulator({"eventkit": "ari-pw-123"}, apps=("eventkit-test",), channels=("chan-1",))
+        self.emulator.start()
+
+    def stop(self) -> None:
+        self.emulator.close()
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "ari_url": self.emulator.url,
+            "ari_username": "eventkit",
+            "ari_password": "ari-pw-123",
+            "ari_app": "eventkit-test",
+        }
+
+    def payloads(self, model: PayloadModel) -> list[dict[str, Any]]:
+        return JSON_PAYLOADS  # ARI variables keep their JSON types
+
+    def inject_error(self, status: int, retry_after: float | None = None) -> None:
+        self.emulator.fail_next(status, retry_after)
+
+    def requests_seen(self) -> int:
+        return self.emulator.post_count()
+
+
+class TestAsteriskAriConformance(ConformanceSuite):
+    harness_class = AsteriskAriHarness

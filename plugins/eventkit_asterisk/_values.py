@@ -12,6 +12,7 @@ valid JSON is kept as the string it is (it came from someone else).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from eventkit import JSON
@@ -35,22 +36,21 @@ def decode_value(text: str) -> JSON:
     return value  # type: ignore[no-any-return]
 
 
+def _map_strings(value: Any, change: Callable[[str], Any]) -> Any:
+    if isinstance(value, str):
+        return change(value) if value.startswith(MARKER) else value
+    if isinstance(value, dict):
+        return {k: _map_strings(v, change) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_map_strings(v, change) for v in value]
+    return value
+
+
 def escape_json_strings(value: JSON) -> JSON:
     """For ARI, which carries JSON natively: only marker-leading strings need escaping."""
-    if isinstance(value, str):
-        return encode_value(value) if value.startswith(MARKER) else value
-    if isinstance(value, dict):
-        return {k: escape_json_strings(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [escape_json_strings(v) for v in value]
-    return value
+    escaped: JSON = _map_strings(value, encode_value)
+    return escaped
 
 
 def unescape_json_strings(value: Any) -> Any:
-    if isinstance(value, str):
-        return decode_value(value) if value.startswith(MARKER) else value
-    if isinstance(value, dict):
-        return {k: unescape_json_strings(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [unescape_json_strings(v) for v in value]
-    return value
+    return _map_strings(value, decode_value)

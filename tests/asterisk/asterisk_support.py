@@ -53,6 +53,14 @@ class Collector:
             await asyncio.sleep(0.01)
         return self.events
 
+    async def wait_for_sessions(self, count: int, timeout: float = 5.0) -> None:
+        """Wait until ``on_ready`` was called ``count`` times (a reconnect logs in again)."""
+        for _ in range(int(timeout / 0.01)):
+            if len(self.addresses) >= count:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"the listener became ready {len(self.addresses)} times, not {count}")
+
     async def __aexit__(self, *exc: object) -> None:
         assert self.task is not None
         self.task.cancel()

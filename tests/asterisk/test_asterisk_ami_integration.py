@@ -171,11 +171,7 @@ async def test_server_restart_mid_listen_keeps_events_before_and_after() -> None
             await kit.send("Before", {}, to="ami")
             await listener.wait_for(1)
             await asyncio.to_thread(server.restart)
-            for _ in range(300):
-                if len(listener.addresses) >= 2:
-                    break
-                await asyncio.sleep(0.01)
-            assert len(listener.addresses) >= 2, "the listener did not log in again"
+            await listener.wait_for_sessions(2)
             await kit.send("After", {}, to="ami")
             events = await listener.wait_for(2)
             assert [e.name for e in events] == ["Before", "After"]

@@ -1,1 +1,144 @@
-"""The asterisk provider (being built: see docs/providers/asterisk.md)."""
+"""The ``asterisk`` provider: user events over AMI (TCP) and ARI (HTTP + websocket),
+and ``UserEvent()`` lines for the dialplan.
+
+* ``ami``: the AMI ``UserEvent`` action; every AMI session reading ``user``
+  events gets it. Listen with ``via="tcp"``.
+* ``app:<name>[?source=channel:<id>...]``: ARI ``POST /ari/events/user/{name}``
+  to one Stasis application. Listen with ``via="websocket"``.
+* :func:`render_user_event` / :func:`render_extensions_line`: the same event as
+  dialplan, for extensions.conf.
+
+Wire facts and their sources: ``docs/providers/asterisk.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, AsyncIterator
+
+from eventkit import (
+    Capabilities,
+    Codec,
+    Event,
+    Limits,
+    ListenContext,
+    ListenMode,
+    PayloadModel,
+    Provider,
+    SenderRule,
+    Target,
+    TargetForm,
+    TransportSettings,
+    Violation,
+)
+from eventkit._stats import Counters
+
+from ._ami_codec import MAX_AMI_KEYS, MAX_LINE_CONTENT, ami_error, decode_user_event, encode_ami
+from ._ari_codec import AriCodec, decode_ari_event, validate_any
+from ._dialplan import render_extensions_line, render_user_event, validate_dialplan
+from ._frames import AmiFrame, AmiParser, MalformedFrame, encode_action
+from ._settings import AsteriskSettings, settings_from_url
+from ._values import MARKER, decode_value, encode_value
+
+__all__ = [
+    "MARKER",
+    "AmiFrame",
+    "AmiParser",
+    "AriCodec",
+    "AsteriskCodec",
+    "AsteriskProvider",
+    "AsteriskSettings",
+    "MalformedFrame",
+    "ami_error",
+    "decode_ari_event",
+    "decode_user_event",
+    "decode_value",
+    "encode_action",
+    "encode_ami",
+    "encode_value",
+    "render_extensions_line",
+    "render_user_event",
+    "validate_dialplan",
+]
+
+MAPPING = (
+    "AMI carries strings only: a string value travels as itself; any other JSON value travels as "
+    "'ekjson:' + compact JSON (a string starting with 'ekjson:' too), so eventkit-to-eventkit round trips "
+    "are exact. Events from other senders decode to strings (a repeated header becomes a list). "
+    "Channel headers (Channel, Uniqueid, Linkedid, ...) and the echoed ActionID go to meta; source is "
+    "'channel:<Uniqueid>' for dialplan events and 'ami' for the action. ARI keeps JSON types; Asterisk's "
+    "own 'eventname' key is removed from the data."
+)
+
+
+class AsteriskCodec:
+    """Validation for both target kinds (encoding lives with each wire: AMI frames, ARI requests)."""
+
+    def __init__(self, settings: AsteriskSettings) -> None:
+        self.settings = settings
+
+    def validate(self, event: Event, target: Target) -> list[Violation]:
+        return validate_any(event, target)
+
+
+class AsteriskProvider(Provider):
+    name = "asterisk"
+    Settings = AsteriskSettings
+    url_schemes = ("ami", "amis", "ari", "aris")
+    docs = "docs/providers/asterisk.md"
+    capabilities = Capabilities(
+        targets=(
+            TargetForm("ami", "ami", "every AMI session reading user events (UserEvent action)", SenderRule.IGNORED),
+            TargetForm(
+                "app",
+                "app:<name>",
+                "one ARI Stasis application, optionally tied to ?source=channel:<id>|bridge:<id>|endpoint:<tech>/<res>",
+                SenderRule.IGNORED,
+            ),
+        ),
+        listen=(ListenMode.TCP, ListenMode.WEBSOCKET),
+        payload=PayloadModel.FLAT_STRINGS,
+        limits=Limits(
+            max_name_length=MAX_LINE_CONTENT - len("UserEvent: "),
+            name_pattern=r"[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?",
+            max_keys=MAX_AMI_KEYS,
+            notes=(
+                "AMI: 128 lines per action (so 125 keys), 1022 bytes per 'Key: value' line, no CR/LF/NUL, "
+                "keys without ':' or surrounding whitespace, not Action/ActionID/UserEvent/Event/Privilege/"
+                "Response/eventname, unique ignoring case",
+                "ARI: request body at most 40960 bytes; sources channel:, bridge:, endpoint: only",
+                "dialplan: at most 100 keys; no '${' or '$[', values without surrounding whitespace",
+            ),
+        ),
+        description="Asterisk 12+: AMI UserEvent action and event, ARI user events, dialplan UserEvent().",
+        mapping=MAPPING,
+    )
+
+    @classmethod
+    def settings_from_url(cls, url: str) -> dict[str, Any]:
+        return settings_from_url(url)
+
+    def missing_credentials(self) -> list[str]:
+        s: AsteriskSettings = self.settings
+        if s.has_ami or s.has_ari:
+            return []
+        return ["username", "secret"] if not s.ari_url else ["ari_username", "ari_password"]
+
+    def codec(self) -> Codec:
+        return AsteriskCodec(self.settings)
+
+    def open_async_sender(self, transport: TransportSettings, stats: Counters, codec: Codec) -> Any:
+        from ._send import AsteriskSender
+
+        return AsteriskSender(self, transport, stats)
+
+    def open_sync_sender(self, transport: TransportSettings, stats: Counters, codec: Codec) -> None:
+        return None
+
+    def listen(self, context: ListenContext) -> AsyncIterator[Event]:
+        from ._listen import listen_ami, listen_ari
+
+        if context.via is ListenMode.TCP:
+            return listen_ami(self, context)
+        if context.via is ListenMode.WEBSOCKET:
+            return listen_ari(self, context)
+        return super().listen(context)

@@ -1,0 +1,227 @@
+"""AMI user events, sans-I/O: validate and encode the ``UserEvent`` action, decode
+the ``Event: UserEvent`` frame, and map ``Response: Error`` to eventkit errors.
+
+Facts from the vendor note §1.3, §2.1, §2.2 and §2.4 (Asterisk 12 and later).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from eventkit import (
+    AuthenticationError,
+    Event,
+    EventkitError,
+    JSONObject,
+    PermissionDeniedError,
+    ProtocolError,
+    UnavailableError,
+    ValidationError,
+    Violation,
+)
+
+from ._frames import MAX_ACTION_LINES, MAX_LINE_BYTES, AmiFrame
+from ._values import decode_value, encode_value
+
+PROVIDER = "asterisk"
+
+RESERVED_KEYS = frozenset({"action", "actionid", "userevent", "event", "privilege", "response", "eventname"})
+"""Body keys that would collide with the action's or the event's own headers.
+
+``Action``/``UserEvent`` are not echoed by Asterisk, ``ActionID`` is the
+correlation id echoed into the event, ``Event``/``Privilege``/``Response`` start
+frames for every AMI client, and ``eventname`` renames the event when it goes
+through the dialplan or ARI.
+"""
+
+FIXED_ACTION_LINES = 3
+"""``Action``, ``ActionID`` and ``UserEvent`` lines of every UserEvent action."""
+MAX_AMI_KEYS = MAX_ACTION_LINES - FIXED_ACTION_LINES
+MAX_LINE_CONTENT = MAX_LINE_BYTES - 2
+"""Bytes of ``Key: value`` before the CRLF that must fit in Asterisk's line buffer."""
+
+_FORBIDDEN = ("\r", "\n", "\x00")
+
+
+def _has_control(text: str) -> bool:
+    return any(c in text for c in _FORBIDDEN)
+
+
+def key_violations(key: str, where: str = "data") -> list[Violation]:
+    """What is wrong with ``key`` as an AMI header name (shared with the dialplan)."""
+    field = f"{where}.{key}"
+    out = []
+    if not key:
+        out.append(Violation(field, "header_name", "an empty key cannot be an AMI header", PROVIDER))
+    elif ":" in key:
+        out.append(Violation(field, "header_name", "':' ends an AMI header name; keys cannot contain it", PROVIDER))
+    if _has_control(key):
+        out.append(Violation(field, "line_break", "keys cannot contain CR, LF or NUL", PROVIDER))
+    if key != key.strip():
+        out.append(Violation(field, "header_name", "keys cannot start or end with whitespace", PROVIDER))
+    if key.lower() in RESERVED_KEYS:
+        out.append(Violation(field, "reserved", f"{key!r} is a header Asterisk uses itself", PROVIDER))
+    return out
+
+
+def duplicate_key_violations(data: JSONObject) -> list[Violation]:
+    seen: dict[str, str] = {}
+    out = []
+    for key in data:
+        lowered = key.lower()
+        if lowered in seen:
+            out.append(
+                Violation(
+                    f"data.{key}",
+                    "duplicate",
+                    f"{key!r} and {seen[lowered]!r} are one AMI header (names ignore case)",
+                    PROVIDER,
+                )
+            )
+        else:
+            seen[lowered] = key
+    return out
+
+
+def validate_ami(event: Event) -> list[Violation]:
+    out: list[Violation] = []
+    if _has_control(event.name):
+        out.append(Violation("name", "line_break", "the name cannot contain CR, LF or NUL", PROVIDER))
+    name_line = len(f"UserEvent: {event.name}".encode())
+    if name_line > MAX_LINE_CONTENT:
+        out.append(
+            Violation(
+                "name", "max_length", f"'UserEvent: <name>' is {name_line} bytes, over {MAX_LINE_CONTENT}", PROVIDER
+            )
+        )
+    if len(event.data) > MAX_AMI_KEYS:
+        out.append(
+            Violation(
+                "data",
+                "max_keys",
+                f"{len(event.data)} keys; an AMI action holds {MAX_ACTION_LINES} lines, "
+                f"{FIXED_ACTION_LINES} of them fixed, so at most {MAX_AMI_KEYS} keys",
+                PROVIDER,
+            )
+        )
+    out.extend(duplicate_key_violations(event.data))
+    for key, value in event.data.items():
+        out.extend(key_violations(key))
+        if isinstance(value, str) and _has_control(value):
+            out.append(Violation(f"data.{key}", "line_break", "AMI cannot carry CR, LF or NUL in a value", PROVIDER))
+            continue
+        size = len(f"{key}: {encode_value(value)}".encode())
+        if size > MAX_LINE_CONTENT:
+            out.append(
+                Violation(
+                    f"data.{key}",
+                    "max_line_bytes",
+                    f"the header line is {size} bytes; Asterisk reads at most {MAX_LINE_CONTENT} per line",
+                    PROVIDER,
+                )
+            )
+    return out
+
+
+def encode_ami(event: Event, action_id: str) -> list[tuple[str, str]]:
+    """The ``UserEvent`` action's headers, ``Action`` first (Asterisk 12 drops the first header)."""
+    headers = [("Action", "UserEvent"), ("ActionID", action_id), ("UserEvent", event.name)]
+    headers.extend((key, encode_value(value)) for key, value in event.data.items())
+    return headers
+
+
+def _timestamp(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromtimestamp(float(value), timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def decode_user_event(frame: AmiFrame, raw: object = None) -> Event | None:
+    """An ``Event: UserEvent`` frame as an event; ``None`` for any other frame.
+
+    Headers before ``UserEvent:`` are the platform's (Privilege, Timestamp,
+    channel snapshot) and go to ``meta``; those after it are the body, except
+    the echoed ``ActionID``. A repeated body header becomes a list.
+    """
+    headers = frame.headers
+    if not headers or headers[0][0].lower() != "event" or headers[0][1] != "UserEvent":
+        return None
+    name: str | None = None
+    meta: JSONObject = {}
+    data: JSONObject = {}
+    repeated: set[str] = set()
+    for key, value in headers[1:]:
+        if name is None:
+            if key.lower() == "userevent":
+                name = value
+                continue
+            _put(meta, key, value)
+            continue
+        lowered = key.lower()
+        if lowered in ("actionid", "action"):
+            _put(meta, key, value)
+            continue
+        decoded = decode_value(value)
+        if key not in data:
+            data[key] = decoded
+        elif key in repeated:
+            data[key].append(decoded)  # type: ignore[union-attr]
+        else:
+            repeated.add(key)
+            data[key] = [data[key], decoded]
+    if name is None:
+        return None
+    uniqueid = meta.get("Uniqueid")
+    source = f"channel:{uniqueid}" if isinstance(uniqueid, str) and uniqueid else "ami"
+    timestamp = meta.get("Timestamp")
+    return Event.received(
+        name,
+        data,
+        provider=PROVIDER,
+        raw=raw if raw is not None else frame,
+        time=_timestamp(timestamp if isinstance(timestamp, str) else None),
+        target="ami",
+        source=source,
+        meta=meta,
+    )
+
+
+def _put(meta: JSONObject, key: str, value: str) -> None:
+    if key in meta:
+        previous = meta[key]
+        meta[key] = [*previous, value] if isinstance(previous, list) else [previous, value]  # type: ignore[list-item]
+    else:
+        meta[key] = value
+
+
+# Responses
+
+_AMI_ERRORS: dict[str, tuple[type[EventkitError], int]] = {
+    # Messages are Asterisk's fixed protocol strings (main/manager.c); AMI has no error codes.
+    "Permission denied": (PermissionDeniedError, 403),
+    "Authentication failed": (AuthenticationError, 401),
+    "Authentication Required": (AuthenticationError, 401),
+    "Too many lines in message or allocation failure": (ValidationError, 400),
+    "Failed to parse message: line too long": (ValidationError, 400),
+    "Missing action in request": (ValidationError, 400),
+    "Invalid event mask": (ValidationError, 400),
+    "Login Already In Use": (AuthenticationError, 401),
+}
+
+
+def ami_error(frame: AmiFrame, what: str = "action") -> EventkitError:
+    """``Response: Error`` as the eventkit error it means (status = the HTTP equivalent)."""
+    message = frame.get("Message") or ""
+    body = {"Response": frame.get("Response") or "", "Message": message}
+    found = _AMI_ERRORS.get(message)
+    if found is None and message.startswith("Invalid/unknown command"):
+        return UnavailableError(
+            f"{what} refused: {message}", provider=PROVIDER, status=501, code=message, body=body, retryable=False
+        )
+    if found is None:
+        return ProtocolError(f"{what} refused: {message or 'no message'}", provider=PROVIDER, code=message, body=body)
+    cls, status = found
+    return cls(f"{what} refused: {message}", provider=PROVIDER, status=status, code=message, body=body)

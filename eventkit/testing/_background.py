@@ -191,7 +191,7 @@ class TcpServer(BackgroundServer):
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _track_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
         try:
             await self.handler(reader, writer)
@@ -202,7 +202,7 @@ class TcpServer(BackgroundServer):
             writer.close()
 
     async def _serve_start(self, sock: socket.socket) -> None:
-        self._server = await asyncio.start_server(self._handle, sock=sock)
+        self._server = await asyncio.start_server(self._track_connection, sock=sock)
 
     async def _serve_stop(self) -> None:
         if self._server is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 import uuid
 from datetime import datetime, timezone
 from typing import Any, Mapping
@@ -18,6 +20,16 @@ def _utcnow() -> datetime:
 
 def _new_id() -> str:
     return str(uuid.uuid4())
+
+
+# Received events without a platform id get ``<random per-process prefix>-<counter>``:
+# unique across processes like a uuid4, at a tenth of its cost on a listener's hot path.
+_RECEIVED_PREFIX = os.urandom(8).hex()
+_received_counter = itertools.count(1)
+
+
+def _received_id() -> str:
+    return f"{_RECEIVED_PREFIX}-{next(_received_counter)}"
 
 
 def _check_name(instance: Any, attribute: Any, value: Any) -> None:
@@ -116,7 +128,7 @@ class Event:
         setattr_ = object.__setattr__
         setattr_(event, "name", name)
         setattr_(event, "data", data)
-        setattr_(event, "id", id if id is not None else _new_id())
+        setattr_(event, "id", id if id is not None else _received_id())
         setattr_(event, "time", time if time is not None else _utcnow())
         setattr_(event, "target", target)
         setattr_(event, "source", source)

@@ -21,7 +21,7 @@ from eventkit import (
 )
 
 from ._frames import MAX_ACTION_LINES, MAX_LINE_BYTES, AmiFrame
-from ._values import decode_value, encode_value
+from ._values import MARKER, decode_value, encode_value
 
 PROVIDER = "asterisk"
 
@@ -144,49 +144,73 @@ def decode_user_event(frame: AmiFrame, raw: object = None) -> Event | None:
 
     Headers before ``UserEvent:`` are the platform's (Privilege, Timestamp,
     channel snapshot) and go to ``meta``; those after it are the body, except
-    the echoed ``ActionID``. A repeated body header becomes a list.
+    the echoed ``ActionID``. A repeated header becomes a list.
+
+    This is a listener's hot path: the common frame (no repeated header, no
+    encoded value) is built with C-level ``dict`` calls, and only frames that
+    need it take the header-by-header path.
     """
     headers = frame.headers
-    if not headers or headers[0][0].lower() != "event" or headers[0][1] != "UserEvent":
+    if not headers or headers[0][1] != "UserEvent" or headers[0][0].lower() != "event":
         return None
-    name: str | None = None
-    meta: JSONObject = {}
-    data: JSONObject = {}
-    repeated: set[str] = set()
-    for key, value in headers[1:]:
-        if name is None:
-            if key.lower() == "userevent":
-                name = value
-                continue
-            _put(meta, key, value)
-            continue
-        lowered = key.lower()
-        if lowered in ("actionid", "action"):
-            _put(meta, key, value)
-            continue
-        decoded = decode_value(value)
-        if key not in data:
-            data[key] = decoded
-        elif key in repeated:
-            data[key].append(decoded)  # type: ignore[union-attr]
-        else:
-            repeated.add(key)
-            data[key] = [data[key], decoded]
-    if name is None:
+    split = _name_index(headers)
+    if split is None:
         return None
+    name = headers[split][1]
+    platform = headers[1:split]
+    body = headers[split + 1 :]
+    meta: JSONObject = dict(platform)
+    if len(meta) != len(platform):
+        meta = {}
+        for key, value in platform:
+            _put(meta, key, value)
+    data: JSONObject = dict(body)
+    if len(data) != len(body) or any(k[0] in "aA" and k.lower() in _NOT_DATA for k in data):
+        data = {}
+        repeated: set[str] = set()
+        for key, value in body:
+            if key.lower() in _NOT_DATA:
+                _put(meta, key, value)
+            elif key not in data:
+                data[key] = value
+            elif key in repeated:
+                data[key].append(value)  # type: ignore[union-attr]
+            else:
+                repeated.add(key)
+                data[key] = [data[key], value]
+    if any(_encoded(v) for v in data.values()):
+        data = {k: decode_value(v) if isinstance(v, str) else [decode_value(i) for i in v] for k, v in data.items()}  # type: ignore[union-attr]
     uniqueid = meta.get("Uniqueid")
-    source = f"channel:{uniqueid}" if isinstance(uniqueid, str) and uniqueid else "ami"
     timestamp = meta.get("Timestamp")
     return Event.received(
         name,
         data,
         provider=PROVIDER,
         raw=raw if raw is not None else frame,
-        time=_timestamp(timestamp if isinstance(timestamp, str) else None),
+        time=_timestamp(timestamp) if isinstance(timestamp, str) else None,
         target="ami",
-        source=source,
+        source=f"channel:{uniqueid}" if isinstance(uniqueid, str) and uniqueid else "ami",
         meta=meta,
     )
+
+
+_NOT_DATA = frozenset(("actionid", "action"))
+
+
+def _encoded(value: object) -> bool:
+    if isinstance(value, str):
+        return value.startswith(MARKER)
+    return isinstance(value, list) and any(isinstance(i, str) and i.startswith(MARKER) for i in value)
+
+
+def _name_index(headers: list[tuple[str, str]]) -> int | None:
+    for index, (key, _) in enumerate(headers):
+        if key == "UserEvent":  # Asterisk's own spelling: the common case, no lower() per header
+            return index
+    for index, (key, _) in enumerate(headers):
+        if key.lower() == "userevent":
+            return index
+    return None
 
 
 def _put(meta: JSONObject, key: str, value: str) -> None:

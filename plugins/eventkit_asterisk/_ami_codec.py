@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from eventkit import (
+    JSON,
     AuthenticationError,
     Event,
     EventkitError,
@@ -179,7 +180,7 @@ def decode_user_event(frame: AmiFrame, raw: object = None) -> Event | None:
                 repeated.add(key)
                 data[key] = [data[key], value]
     if any(_encoded(v) for v in data.values()):
-        data = {k: decode_value(v) if isinstance(v, str) else [decode_value(i) for i in v] for k, v in data.items()}  # type: ignore[union-attr]
+        data = {k: _decode(v) for k, v in data.items()}
     uniqueid = meta.get("Uniqueid")
     timestamp = meta.get("Timestamp")
     return Event.received(
@@ -195,6 +196,14 @@ def decode_user_event(frame: AmiFrame, raw: object = None) -> Event | None:
 
 
 _NOT_DATA = frozenset(("actionid", "action"))
+
+
+def _decode(value: JSON) -> JSON:
+    if isinstance(value, str):
+        return decode_value(value)
+    return (
+        [decode_value(item) if isinstance(item, str) else item for item in value] if isinstance(value, list) else value
+    )
 
 
 def _encoded(value: object) -> bool:

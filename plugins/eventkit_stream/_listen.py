@@ -86,6 +86,26 @@ def _options(settings: StreamSettings, options: dict[str, Any]) -> tuple[str, tu
     return user, cids
 
 
+class _RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """websockets logs the request line at DEBUG, and Stream puts the user token in the query."""
+
+    def __init__(self, logger: logging.Logger, secrets: list[str]) -> None:
+        super().__init__(logger, {})
+        self.secrets = secrets
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        if not self.isEnabledFor(level):
+            return
+        try:
+            text = str(msg) % args if args else str(msg)
+        except (TypeError, ValueError):
+            text = f"{msg} {args}"
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        kwargs.pop("extra", None)
+        self.logger.log(level, "%s", text, **kwargs)
+
+
 class _Retry(Exception):
     """This session ended in a way a reconnect can fix."""
 
@@ -137,6 +157,9 @@ class WebsocketListener:
                 close_timeout=1,
                 ping_interval=None,
                 max_size=self.settings.max_webhook_bytes,
+                logger=_RedactingLogger(
+                    logging.getLogger("eventkit.stream.websocket"), [self.token, self.settings.secret]
+                ),
             ) as ws:
                 connection_id = await self._handshake(ws, timeout)
                 for cid in self.watch:

@@ -18,6 +18,7 @@ from eventkit import (
     ListenMode,
     PayloadModel,
     Provider,
+    Secret,
     SenderRule,
     TargetForm,
     WebhookCodec,
@@ -79,13 +80,25 @@ class StreamProvider(Provider):
             notes=_DEFAULT_LIMITS.notes,
         )
 
+    def secrets(self) -> list[Secret]:
+        """The API secret and the server token minted from it: neither may reach an error or log."""
+        found = super().secrets()
+        settings: StreamSettings = self.settings
+        if settings.api_secret:
+            from ._tokens import server_token
+
+            # Minted here, once per connection, and handed to every codec built from this provider.
+            self._server_token = server_token(settings.secret)
+            found.append(Secret(self._server_token))
+        return found
+
     def codec(self) -> Codec:
         return self._send_codec()
 
     def _send_codec(self) -> StreamCodec:
         from ._codec import StreamCodec
 
-        return StreamCodec(self.settings)
+        return StreamCodec(self.settings, token=getattr(self, "_server_token", None))
 
     def webhook_codec(self) -> WebhookCodec:
         from ._webhooks import StreamWebhookCodec

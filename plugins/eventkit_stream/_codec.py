@@ -45,8 +45,10 @@ def _violation(field: str, rule: str, message: str) -> Violation:
 class StreamCodec:
     """Builds Stream REST requests for ``channel:<type>:<id>`` and ``user:<id>`` targets."""
 
-    def __init__(self, settings: StreamSettings) -> None:
+    def __init__(self, settings: StreamSettings, token: str | None = None) -> None:
         self.settings = settings
+        if token is not None:
+            self._token = token
 
     @functools.cached_property
     def _token(self) -> str:

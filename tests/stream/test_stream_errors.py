@@ -143,3 +143,19 @@ def test_retry_on_429_then_success_exposes_rate_limit() -> None:
         result = kit.send("ping", {}, to="user:u")
     assert result.attempts == 2 and result.rate_limit is not None
     assert (result.rate_limit.limit, result.rate_limit.remaining) == (60, 59)
+
+
+def test_the_server_token_is_scrubbed_like_the_secret() -> None:
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["authorization"])
+        return httpx.Response(400, content=stream_error(400, 4, message=f"token {request.headers['authorization']}"))
+
+    with eventkit.connect(
+        "stream", environ={}, api_key="key", api_secret=SECRET, http_transport=httpx.MockTransport(answer)
+    ) as kit:
+        assert any(s.reveal() == kit.provider.codec()._token for s in kit.provider.secrets())  # type: ignore[attr-defined]
+        result = kit.send_many([{"name": "ping", "target": "user:u"}])[0]
+    assert result.error is not None and seen
+    assert seen[0] not in str(result.error) + json.dumps(result.error.to_dict())

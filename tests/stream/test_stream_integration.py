@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
@@ -235,97 +236,89 @@ async def start_ws(kit: eventkit.AsyncClient, **options: Any) -> tuple[asyncio.F
     return task, out, addresses
 
 
+@contextlib.asynccontextmanager
+async def ws_listener(
+    client_settings: dict[str, Any], **options: Any
+) -> AsyncIterator[tuple[eventkit.AsyncClient, list[Event], list[str]]]:
+    async with eventkit.connect_async("stream", **client_settings) as kit:
+        task, out, addresses = await start_ws(kit, **options)
+        try:
+            yield kit, out, addresses
+        finally:
+            await stop(task)
+
+
 async def stop(task: asyncio.Future[None]) -> None:
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
 
 
 async def test_websocket_receives_channel_and_user_events(emulator: StreamEmulator) -> None:
-    async with eventkit.connect_async("stream", **ws_settings(emulator)) as kit:
-        task, out, addresses = await start_ws(kit)
-        try:
-            assert addresses == ["stream:user:listener"]
-            connect = emulator.log[-1]
-            assert connect.path == "/channels/messaging/general/query"
-            assert jwt.decode(connect.headers["authorization"], emulator.api_secret, algorithms=["HS256"]) == {
-                "user_id": "listener"
-            }
-            await kit.send("chan", {"x": [1, 2]}, to="channel:messaging:general", sender="bot")
-            await kit.send("other", {}, to="channel:messaging:elsewhere", sender="bot")
-            await kit.send("mine", {"y": True}, to="user:listener")
-            await kit.send("theirs", {}, to="user:tommaso")
-            await wait_for_count(out, 2)
-            await asyncio.sleep(0.05)
-            assert [(e.name, e.data, e.target) for e in out] == [
-                ("chan", {"x": [1, 2]}, "channel:messaging:general"),
-                ("mine", {"y": True}, "user:listener"),
-            ]
-            assert out[0].sender == "bot" and out[0].source == "stream:ws:listener"
-        finally:
-            await stop(task)
+    async with ws_listener(ws_settings(emulator)) as (kit, out, addresses):
+        assert addresses == ["stream:user:listener"]
+        connect = emulator.log[-1]
+        assert connect.path == "/channels/messaging/general/query"
+        assert jwt.decode(connect.headers["authorization"], emulator.api_secret, algorithms=["HS256"]) == {
+            "user_id": "listener"
+        }
+        await kit.send("chan", {"x": [1, 2]}, to="channel:messaging:general", sender="bot")
+        await kit.send("other", {}, to="channel:messaging:elsewhere", sender="bot")
+        await kit.send("mine", {"y": True}, to="user:listener")
+        await kit.send("theirs", {}, to="user:tommaso")
+        await wait_for_count(out, 2)
+        await asyncio.sleep(0.05)
+        assert [(e.name, e.data, e.target) for e in out] == [
+            ("chan", {"x": [1, 2]}, "channel:messaging:general"),
+            ("mine", {"y": True}, "user:listener"),
+        ]
+        assert out[0].sender == "bot" and out[0].source == "stream:ws:listener"
 
 
 async def test_websocket_survives_garbage_and_builtins(emulator: StreamEmulator) -> None:
-    async with eventkit.connect_async("stream", **ws_settings(emulator)) as kit:
-        task, out, _ = await start_ws(kit)
-        try:
-            await kit.send("before", {}, to="user:listener")
-            await wait_for_count(out, 1)
-            for frame in ("not json", "[1, 2]", '{"type": 5}', json.dumps({"type": "typing.start", "cid": "a:b"})):
-                assert await asyncio.to_thread(emulator.push, frame, user="listener") == 1
-            await kit.send("after", {}, to="user:listener")
-            await wait_for_count(out, 2)
-            assert [e.name for e in out] == ["before", "after"]
-            assert kit.stats["dropped_frames"] == 3 and kit.stats["skipped_builtin"] == 1
-        finally:
-            await stop(task)
+    async with ws_listener(ws_settings(emulator)) as (kit, out, _):
+        await kit.send("before", {}, to="user:listener")
+        await wait_for_count(out, 1)
+        for frame in ("not json", "[1, 2]", '{"type": 5}', json.dumps({"type": "typing.start", "cid": "a:b"})):
+            assert await asyncio.to_thread(emulator.push, frame, user="listener") == 1
+        await kit.send("after", {}, to="user:listener")
+        await wait_for_count(out, 2)
+        assert [e.name for e in out] == ["before", "after"]
+        assert kit.stats["dropped_frames"] == 3 and kit.stats["skipped_builtin"] == 1
 
 
 async def test_websocket_reconnects_after_a_server_restart(emulator: StreamEmulator) -> None:
-    async with eventkit.connect_async("stream", **ws_settings(emulator)) as kit:
-        task, out, addresses = await start_ws(kit)
-        try:
-            await kit.send("one", {}, to="channel:messaging:general", sender="bot")
-            await wait_for_count(out, 1)
-            connects = emulator.connects
-            await asyncio.to_thread(emulator.restart)
-            for _ in range(500):
-                if emulator.connects > connects and any(
-                    "messaging:general" in c.watching for c in list(emulator.connections.values())
-                ):
-                    break
-                await asyncio.sleep(0.01)
-            await kit.send("two", {}, to="channel:messaging:general", sender="bot")
-            await wait_for_count(out, 2)
-            assert [e.name for e in out] == ["one", "two"]
-            assert kit.stats["reconnects"] >= 1 and kit.stats["resubscribed"] >= 1
-            assert addresses == ["stream:user:listener"]
-        finally:
-            await stop(task)
+    async with ws_listener(ws_settings(emulator)) as (kit, out, addresses):
+        await kit.send("one", {}, to="channel:messaging:general", sender="bot")
+        await wait_for_count(out, 1)
+        connects = emulator.connects
+        await asyncio.to_thread(emulator.restart)
+        for _ in range(500):
+            if emulator.connects > connects and any(
+                "messaging:general" in c.watching for c in list(emulator.connections.values())
+            ):
+                break
+            await asyncio.sleep(0.01)
+        await kit.send("two", {}, to="channel:messaging:general", sender="bot")
+        await wait_for_count(out, 2)
+        assert [e.name for e in out] == ["one", "two"]
+        assert kit.stats["reconnects"] >= 1 and kit.stats["resubscribed"] >= 1
+        assert addresses == ["stream:user:listener"]
 
 
 async def test_websocket_silence_triggers_a_reconnect() -> None:
     with StreamEmulator(health_interval=5.0) as quiet:
-        async with eventkit.connect_async("stream", **ws_settings(quiet, health_timeout=0.2, ping_interval=5)) as kit:
-            task, _out, _ = await start_ws(kit)
-            try:
-                for _ in range(300):
-                    if kit.stats["reconnects"] >= 1 and kit.stats["resubscribed"] >= 1:
-                        break
-                    await asyncio.sleep(0.01)
-                assert kit.stats["reconnects"] >= 1 and kit.stats["resubscribed"] >= 1
-            finally:
-                await stop(task)
+        async with ws_listener(ws_settings(quiet, health_timeout=0.2, ping_interval=5)) as (kit, _out, _):
+            for _ in range(300):
+                if kit.stats["reconnects"] >= 1 and kit.stats["resubscribed"] >= 1:
+                    break
+                await asyncio.sleep(0.01)
+            assert kit.stats["reconnects"] >= 1 and kit.stats["resubscribed"] >= 1
 
 
 async def test_websocket_pings_are_answered(emulator: StreamEmulator) -> None:
-    async with eventkit.connect_async("stream", **ws_settings(emulator, ping_interval=0.05, health_timeout=0.5)) as kit:
-        task, _out, _ = await start_ws(kit)
-        try:
-            await asyncio.sleep(0.4)
-            assert kit.stats["reconnects"] == 0
-        finally:
-            await stop(task)
+    async with ws_listener(ws_settings(emulator, ping_interval=0.05, health_timeout=0.5)) as (kit, _out, _):
+        await asyncio.sleep(0.4)
+        assert kit.stats["reconnects"] == 0
 
 
 async def test_websocket_bad_credentials_end_the_listener(emulator: StreamEmulator) -> None:
@@ -348,26 +341,22 @@ async def test_websocket_needs_a_user(emulator: StreamEmulator) -> None:
 
 
 async def test_listen_options_override_settings(emulator: StreamEmulator) -> None:
-    async with eventkit.connect_async("stream", **settings(emulator, reconnect_initial=0.05)) as kit:
-        task, out, addresses = await start_ws(kit, user="tommaso", watch=["channel:team:a"])
-        try:
-            assert addresses == ["stream:user:tommaso"]
-            await kit.send("t", {}, to="channel:team:a", sender="bot")
-            await wait_for_count(out, 1)
-        finally:
-            await stop(task)
+    async with ws_listener(settings(emulator, reconnect_initial=0.05), user="tommaso", watch=["channel:team:a"]) as (
+        kit,
+        out,
+        addresses,
+    ):
+        assert addresses == ["stream:user:tommaso"]
+        await kit.send("t", {}, to="channel:team:a", sender="bot")
+        await wait_for_count(out, 1)
 
 
 async def test_no_secret_in_logs(emulator: StreamEmulator, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    async with eventkit.connect_async("stream", **ws_settings(emulator)) as kit:
-        task, _out, _ = await start_ws(kit)
-        try:
-            await asyncio.to_thread(emulator.restart)
-            await kit.send("x", {}, to="user:listener")
-            await asyncio.sleep(0.3)
-        finally:
-            await stop(task)
+    async with ws_listener(ws_settings(emulator)) as (kit, _out, _):
+        await asyncio.to_thread(emulator.restart)
+        await kit.send("x", {}, to="user:listener")
+        await asyncio.sleep(0.3)
     token = emulator.user_token("listener")
     # The emulator's own server logs are the platform's, not the client's.
     client = [r for r in caplog.records if not r.name.startswith(("uvicorn", "websockets.server"))]

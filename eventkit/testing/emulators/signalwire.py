@@ -143,7 +143,9 @@ class SignalWireEmulator:
         """Each signalwire.connect's params, credentials removed."""
         self.relay_requests: list[tuple[str, dict[str, Any]]] = []
         self.acked = 0
-        self.pongs = 0
+        self.answers: collections.Counter[str] = collections.Counter()
+        """Client answers to the emulator's other requests, by method (``signalwire.ping``...)."""
+        self._outstanding: dict[str, str] = {}
         self.garbage_from_clients = 0
 
     # Lifecycle
@@ -229,7 +231,10 @@ class SignalWireEmulator:
 
     def push_frame(self, method: str, params: Mapping[str, Any]) -> None:
         """Send any server request (e.g. another ``signalwire.event`` type) to every client."""
-        frame = {"jsonrpc": "2.0", "id": str(uuid.uuid4()), "method": method, "params": dict(params)}
+        frame_id = str(uuid.uuid4())
+        frame = {"jsonrpc": "2.0", "id": frame_id, "method": method, "params": dict(params)}
+        with self._lock:
+            self._outstanding[frame_id] = method
         self.send_raw(json.dumps(frame))
 
     def send_raw(self, text: str) -> None:
@@ -275,6 +280,9 @@ class SignalWireEmulator:
 
     async def _fire(self, call: Call, event: Any, shape: Shape | None) -> int:
         call.user_events.append(event)
+        return await self._push(call, event, shape)
+
+    async def _push(self, call: Call, event: Any, shape: Shape | None) -> int:
         with self._lock:
             targets = [
                 s
@@ -442,8 +450,9 @@ class SignalWireEmulator:
             if frame_id in session.unacked and "result" in frame:
                 del session.unacked[frame_id]
                 self.acked += 1
-            elif "result" in frame:
-                self.pongs += 1
+            elif frame_id in self._outstanding:
+                method = self._outstanding.pop(frame_id)
+                self.answers[method if "result" in frame else f"{method} (error)"] += 1
 
     async def _connect(self, connection: _Connection, frame_id: Any, params: Mapping[str, Any]) -> None:
         version = params.get("version")
@@ -483,10 +492,13 @@ class SignalWireEmulator:
             "authorization": {"project": project, "scopes": ["calling"]},
         }
         await connection.send(_result(frame_id, result))
+        state_id = str(uuid.uuid4())
+        with self._lock:
+            self._outstanding[state_id] = "signalwire.event"
         await connection.send(
             {
                 "jsonrpc": "2.0",
-                "id": str(uuid.uuid4()),
+                "id": state_id,
                 "method": "signalwire.event",
                 "params": {
                     "event_type": "signalwire.authorization.state",
@@ -533,8 +545,9 @@ class SignalWireEmulator:
         if call.state == "ended":
             await connection.send(_result(frame_id, {"code": "410", "message": "Call is gone"}))
             return
+        call.user_events.append(event)
         await connection.send(_result(frame_id, {"code": "200", "message": "Event sent", "call_id": call_id}))
-        await self._fire(call, event, None)
+        await self._push(call, event, None)
 
 
 def _errors(code: str, message: str, attribute: str | None, kind: str = "validation_error") -> dict[str, Any]:

@@ -101,7 +101,8 @@ def render(value: Any, format: Format = "json") -> str:
             from eventkit import CapabilityError
 
             raise CapabilityError("YAML SWML needs PyYAML: pip install 'eventkit[yaml]'", provider=PROVIDER) from None
-        text: str = yaml.safe_dump(value, sort_keys=False, allow_unicode=True, default_flow_style=False)
+        # allow_unicode would emit U+0085 and U+2028 raw, which YAML reads back as line breaks.
+        text: str = yaml.safe_dump(value, sort_keys=False, allow_unicode=False, default_flow_style=False)
         return text
     raise ValidationError(violations=[Violation("format", "choice", "format must be 'json' or 'yaml'", PROVIDER)])
 

@@ -8,6 +8,7 @@ timeouts and rate limiting exist once, for every provider.
 from __future__ import annotations
 
 import email.utils
+import functools
 import json
 import time
 from datetime import datetime, timezone
@@ -94,6 +95,7 @@ class WebhookCodec(Protocol):
 # Helpers codecs share.
 
 
+@functools.lru_cache(maxsize=4096)
 def segment(value: str, what: str = "id") -> str:
     """One URL path segment, percent-encoded so no id can change the path.
 

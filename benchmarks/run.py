@@ -287,6 +287,245 @@ def case_cli_providers(n_rounds: int) -> Outcome:
     return Outcome("cli_providers_ms", subject, reference, "<= 300 ms", absolute_goal=300, lower_is_better=True)
 
 
+# AMI
+
+
+AMI_FRAME = (
+    b"Event: UserEvent\r\nPrivilege: user,all\r\nChannel: Local/emit@events-00000000;2\r\nChannelState: 6\r\n"
+    b"ChannelStateDesc: Up\r\nCallerIDNum: <unknown>\r\nCallerIDName: <unknown>\r\nConnectedLineNum: <unknown>\r\n"
+    b"ConnectedLineName: <unknown>\r\nLanguage: en\r\nAccountCode: \r\nContext: events\r\nExten: emit\r\n"
+    b"Priority: 2\r\nUniqueid: 1795553055.1\r\nLinkedid: 1795553055.0\r\nUserEvent: OrderReady\r\n"
+    b"OrderId: ORD-1\r\nAmount: 49.99\r\nNote: a:b c\r\n\r\n"
+)
+"""The dialplan ``UserEvent`` captured from a running Asterisk (vendor note, appendix): 20 headers."""
+
+
+def _split_parser(chunks: list[bytes]) -> int:
+    """The reference: a 20-line split parser that only builds dicts."""
+    buf, count = b"", 0
+    for chunk in chunks:
+        buf += chunk
+        *blocks, buf = buf.split(b"\r\n\r\n")
+        for block in blocks:
+            headers = {}
+            for line in block.decode().split("\r\n"):
+                key, _, value = line.partition(": ")
+                headers[key] = value
+            count += headers.get("Event") == "UserEvent"
+    return count
+
+
+def case_ami_decode(n_rounds: int, frames: int) -> Outcome | str:
+    if not _installed("asterisk"):
+        return "asterisk provider not installed"
+    from eventkit_asterisk._ami_codec import decode_user_event
+    from eventkit_asterisk._frames import AmiParser
+
+    data = AMI_FRAME * frames
+    chunks = [data[i : i + 65536] for i in range(0, len(data), 65536)]
+
+    def ours() -> float:
+        parser = AmiParser()
+        started = time.perf_counter()
+        count = 0
+        for chunk in chunks:
+            for frame in parser.feed(chunk):
+                if decode_user_event(frame) is not None:  # type: ignore[arg-type]
+                    count += 1
+        assert count == frames
+        return count / (time.perf_counter() - started)
+
+    def reference() -> float:
+        started = time.perf_counter()
+        assert _split_parser(chunks) == frames
+        return frames / (time.perf_counter() - started)
+
+    return Outcome(
+        "ami_decode",
+        Figure("AMI UserEvent frames parsed and decoded to Events", rounds(ours, n_rounds), "events/s"),
+        Figure("20-line split parser (dicts only)", rounds(reference, n_rounds), "events/s"),
+        ">= 150k events/s",
+        absolute_goal=150_000,
+    )
+
+
+def case_ami_pipelined(n_rounds: int, count: int) -> Outcome | str:
+    if not _installed("asterisk"):
+        return "asterisk provider not installed"
+    import eventkit
+    from eventkit.testing import free_port
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, str(HERE / "_ami_server.py"), str(port)], stdout=subprocess.PIPE, text=True)
+    assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+
+    async def measure() -> list[float]:
+        settings = {"host": "127.0.0.1", "port": port, "username": "bench", "secret": "bench-secret"}
+        async with eventkit.connect_async("asterisk", concurrency=256, **settings, environ={}) as kit:
+            await kit.send("Warmup", {"n": "0"}, to="ami")
+            rates = []
+            for _ in range(n_rounds):
+                events = [eventkit.Event("OrderReady", {"OrderId": str(i), "Note": "a:b c"}, target="ami") for i in range(count)]
+                started = time.perf_counter()
+                results = await kit.send_many(events, concurrency=256)
+                rates.append(count / (time.perf_counter() - started))
+                assert all(r.ok for r in results), next(r.error for r in results if not r.ok)
+            return rates
+
+    try:
+        rates = asyncio.run(measure())
+    finally:
+        server.terminate()
+        server.wait(5)
+    return Outcome(
+        "ami_pipelined",
+        Figure("UserEvent actions, 256 in flight on one AMI connection (emulator, own process)", rates, "actions/s"),
+        None,
+        ">= 20k actions/s",
+        absolute_goal=20_000,
+    )
+
+
+# Webhooks
+
+
+def case_webhook(n_rounds: int, count: int) -> Outcome | str:
+    if not _installed("stream"):
+        return "stream provider not installed"
+    import hashlib
+    import hmac
+
+    import aiohttp
+
+    from eventkit import WebhookReceiver, _registry
+    from eventkit.testing import AsgiServer
+
+    secret = "bench-secret-0123456789"
+    cls = _registry.load("stream")
+    provider = cls(cls.Settings(api_key="bench-key", api_secret=eventkit_secret(secret)))
+    receiver = WebhookReceiver([provider])
+    def signed_body(n: int) -> tuple[bytes, str]:
+        body = json.dumps(
+            {
+                "type": "friendship_request",
+                "text": f"hi #{n}",
+                "cid": "messaging:general",
+                "channel_type": "messaging",
+                "channel_id": "general",
+                "user": {"id": "tommaso"},
+                "created_at": "2024-01-01T00:00:00.000000Z",
+            }
+        ).encode()
+        return body, hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+    async def bare(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        more = True
+        while more:
+            message = await receive()
+            more = message.get("more_body", False)
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    def measure(app: Any, path: str, signed: bool) -> list[float]:
+        counter = iter(range(10**9))
+        with AsgiServer(app) as server:
+            url = server.url + path
+
+            async def run() -> float:
+                async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=50)) as session:
+
+                    async def one() -> None:
+                        n = next(counter)
+                        body, signature = signed_body(n)
+                        headers = {"content-type": "application/json"}
+                        if signed:
+                            headers.update({"x-signature": signature, "x-webhook-id": f"wh-{n}", "x-api-key": "bench-key"})
+                        async with session.post(url, data=body, headers=headers) as r:
+                            await r.read()
+                            assert r.status == 200, r.status
+
+                    return await timed_concurrent(count, 50, one)
+
+            return [asyncio.run(run()) for _ in range(n_rounds)]
+
+    ours = measure(receiver, "/webhooks/stream", True)
+    assert receiver.stats["events"] >= count * n_rounds * 0.99, receiver.stats
+    reference = measure(bare, "/", False)
+    return Outcome(
+        "webhook_stream",
+        Figure("signed Stream webhooks verified, deduped, decoded (uvicorn)", ours, "req/s"),
+        Figure("bare ASGI app answering 200 (uvicorn)", reference, "req/s"),
+        ">= 0.5x bare ASGI",
+        ratio_goal=0.5,
+    )
+
+
+def eventkit_secret(value: str) -> Any:
+    from eventkit import Secret
+
+    return Secret(value)
+
+
+# Memory
+
+
+def _rss_kib() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def case_memory_rss(total: int) -> Outcome:
+    import eventkit
+
+    checkpoints: list[int] = []
+
+    async def run() -> None:
+        async with eventkit.connect_async("memory", namespace="bench-rss", environ={}) as kit:
+            ready = asyncio.Event()
+            received = 0
+            done = asyncio.Event()
+
+            async def listen() -> None:
+                nonlocal received
+                async for _event in kit.listen(on_ready=lambda _: ready.set()):
+                    received += 1
+                    if received % (total // 10) == 0:
+                        checkpoints.append(_rss_kib())
+                    if received >= total:
+                        done.set()
+                        return
+
+            task = asyncio.ensure_future(listen())
+            await ready.wait()
+            event = eventkit.Event("tick", {"n": 1, "text": "memory benchmark"}, target="topic:rss")
+            sender = kit._get_sender()
+            target = kit.prepare(event)
+            for i in range(total):
+                await sender.send(event, target)
+                if i % 1000 == 0:
+                    await asyncio.sleep(0)
+            await done.wait()
+            await task
+
+    asyncio.run(run())
+    base = checkpoints[0]
+    growth = max(checkpoints) / base - 1
+    return Outcome(
+        "memory_rss",
+        Figure(f"listener RSS growth over {total:,} events (memory provider)", [growth * 100], "%"),
+        None,
+        "<= 10% growth",
+        absolute_goal=10,
+        lower_is_better=True,
+        note=f"RSS {base // 1024} MiB after 10%, {max(checkpoints) // 1024} MiB peak",
+    )
+
+
 def report(outcomes: list[Outcome], skipped: dict[str, str], as_json: bool) -> None:
     if as_json:
         print(
@@ -326,7 +565,18 @@ def report(outcomes: list[Outcome], skipped: dict[str, str], as_json: bool) -> N
         print(f"{case:<18} skipped: {why}")
 
 
-CASES = ["stream_sync", "signalwire_sync", "vonage_sync", "stream_async_50", "import", "cli_providers"]
+CASES = [
+    "stream_sync",
+    "signalwire_sync",
+    "vonage_sync",
+    "stream_async_50",
+    "ami_decode",
+    "ami_pipelined",
+    "webhook",
+    "memory_rss",
+    "import",
+    "cli_providers",
+]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -356,6 +606,14 @@ def main(argv: list[str] | None = None) -> int:
             elif case == "stream_async_50":
                 assert loopback is not None
                 result = case_stream_async(loopback, n_rounds, 500 if args.quick else 5000)
+            elif case == "ami_decode":
+                result = case_ami_decode(n_rounds, 2_000 if args.quick else 50_000)
+            elif case == "ami_pipelined":
+                result = case_ami_pipelined(n_rounds, 500 if args.quick else 20_000)
+            elif case == "webhook":
+                result = case_webhook(n_rounds, 200 if args.quick else 5_000)
+            elif case == "memory_rss":
+                result = case_memory_rss(20_000 if args.quick else 1_000_000)
             elif case == "import":
                 result = case_import(3 if args.quick else 11)
             elif case == "cli_providers":

@@ -16,7 +16,6 @@ import logging
 import secrets
 import ssl
 from collections.abc import Callable
-from typing import Any
 
 from eventkit import (
     AuthenticationError,
@@ -35,6 +34,18 @@ from ._settings import AsteriskSettings
 log = logging.getLogger("eventkit.asterisk")
 
 EventCallback = Callable[[AmiFrame], None]
+
+
+_DRAIN_ABOVE = 1 << 16
+"""Bytes buffered for the socket above which an action waits for the kernel to take them."""
+
+
+class _Expired(Exception):
+    """The action's timer fired before its answer."""
+
+
+class _Lost(Exception):
+    """The connection ended before the action's answer."""
 
 
 class AmiConnection:
@@ -59,6 +70,8 @@ class AmiConnection:
         self._writer: asyncio.StreamWriter | None = None
         self._parser = AmiParser(expect_banner=True)
         self._pending: dict[str, asyncio.Future[AmiFrame]] = {}
+        self._deadlines: dict[str, float] = {}
+        self._out: list[bytes] = []
         self._ids = itertools.count(1)
         self._prefix = f"ek-{secrets.token_hex(4)}-"
         self._tasks: list[asyncio.Task[None]] = []
@@ -78,6 +91,7 @@ class AmiConnection:
         loop = asyncio.get_running_loop()
         self.lost = loop.create_future()
         self._banner_seen = loop.create_future()
+        self._tasks.append(asyncio.ensure_future(self._expire_loop()))
         s = self.settings
         context: ssl.SSLContext | None = None
         if s.tls:
@@ -141,28 +155,37 @@ class AmiConnection:
             action_id = self.next_action_id()
             headers = [headers[0], ("ActionID", action_id), *headers[1:]]
         data = encode_action(headers)
-        future: asyncio.Future[AmiFrame] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[AmiFrame] = loop.create_future()
         self._pending[action_id] = future
+        # Deadlines are swept by one task, not a timer per action, and writes are
+        # coalesced per loop iteration: a pipelined connection with hundreds of
+        # actions in flight then costs one syscall per batch, not per action.
+        self._deadlines[action_id] = loop.time() + self.transport.timeout
         try:
-            self._writer.write(data)
+            if not self._out:
+                loop.call_soon(self._flush)
+            self._out.append(data)
+            if self._writer.transport.get_write_buffer_size() > _DRAIN_ABOVE:
+                self._flush()
+                try:
+                    await self._writer.drain()
+                except (OSError, RuntimeError):
+                    raise UnavailableError(
+                        f"AMI connection lost sending {what}", provider=PROVIDER, maybe_delivered=True
+                    ) from None
             try:
-                await self._writer.drain()
-            except (OSError, RuntimeError):
-                raise UnavailableError(
-                    f"AMI connection lost sending {what}", provider=PROVIDER, maybe_delivered=True
+                frame = await future
+            except _Expired:
+                raise SendTimeoutError(
+                    f"no AMI answer to {what} in time", provider=PROVIDER, maybe_delivered=True
                 ) from None
-            assert self.lost is not None
-            waiting: set[asyncio.Future[Any]] = {future, self.lost}
-            done, _ = await asyncio.wait(waiting, timeout=self.transport.timeout, return_when=asyncio.FIRST_COMPLETED)
-            if future in done:
-                frame = future.result()
-            elif self.lost in done:
+            except _Lost:
                 raise UnavailableError(
                     f"AMI connection lost before the {what} answer", provider=PROVIDER, maybe_delivered=True
-                )
-            else:
-                raise SendTimeoutError(f"no AMI answer to {what} in time", provider=PROVIDER, maybe_delivered=True)
+                ) from None
         finally:
+            self._deadlines.pop(action_id, None)
             self._pending.pop(action_id, None)
             if not future.done():
                 future.cancel()
@@ -201,8 +224,35 @@ class AmiConnection:
                 self._banner_seen.exception()  # retrieved: nobody may be waiting any more
             if not self.lost.done():
                 self.lost.set_result(reason)
+            self._fail_pending()
             if self._writer is not None:
                 self._writer.close()
+
+    def _flush(self) -> None:
+        out, self._out = self._out, []
+        if out and self._writer is not None and not self._writer.is_closing():
+            self._writer.write(b"".join(out))
+
+    async def _expire_loop(self) -> None:
+        """Fails actions whose answer is overdue: timeouts resolve within a quarter of ``timeout``."""
+        loop = asyncio.get_running_loop()
+        period = max(0.005, min(1.0, self.transport.timeout / 4))
+        try:
+            while True:
+                await asyncio.sleep(period)
+                now = loop.time()
+                for action_id, deadline in list(self._deadlines.items()):
+                    if deadline <= now:
+                        future = self._pending.get(action_id)
+                        if future is not None and not future.done():
+                            future.set_exception(_Expired())
+        except asyncio.CancelledError:
+            pass
+
+    def _fail_pending(self) -> None:
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(_Lost())
 
     def _dispatch(self, frame: AmiFrame | MalformedFrame) -> None:
         if isinstance(frame, MalformedFrame):
@@ -259,3 +309,4 @@ class AmiConnection:
             self._writer.close()
         if self.lost is not None and not self.lost.done():
             self.lost.set_result(UnavailableError("AMI connection closed", provider=PROVIDER))
+        self._fail_pending()

@@ -6,6 +6,7 @@ Facts from the vendor note §1.3, §2.1, §2.2 and §2.4 (Asterisk 12 and later)
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 from eventkit import (
@@ -41,11 +42,11 @@ MAX_AMI_KEYS = MAX_ACTION_LINES - FIXED_ACTION_LINES
 MAX_LINE_CONTENT = MAX_LINE_BYTES - 2
 """Bytes of ``Key: value`` before the CRLF that must fit in Asterisk's line buffer."""
 
-_FORBIDDEN = ("\r", "\n", "\x00")
+_FORBIDDEN = re.compile("[\r\n\x00]")
 
 
 def _has_control(text: str) -> bool:
-    return any(c in text for c in _FORBIDDEN)
+    return _FORBIDDEN.search(text) is not None
 
 
 def key_violations(key: str, where: str = "data") -> list[Violation]:

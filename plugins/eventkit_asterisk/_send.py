@@ -49,6 +49,9 @@ class AmiSender:
         self._lock = asyncio.Lock()
 
     async def connection(self) -> AmiConnection:
+        conn = self._conn
+        if conn is not None and conn.alive:
+            return conn  # the hot path: no lock while the session is up
         async with self._lock:
             if self._conn is None or not self._conn.alive:
                 if self._conn is not None:

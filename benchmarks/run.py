@@ -356,7 +356,9 @@ def case_ami_pipelined(n_rounds: int, count: int) -> Outcome | str:
     from eventkit.testing import free_port
 
     port = free_port()
-    server = subprocess.Popen([sys.executable, str(HERE / "_ami_server.py"), str(port)], stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, str(HERE / "_ami_server.py"), str(port)], stdout=subprocess.PIPE, text=True
+    )
     assert server.stdout is not None and server.stdout.readline().strip() == "ready"
 
     async def measure() -> list[float]:
@@ -365,7 +367,10 @@ def case_ami_pipelined(n_rounds: int, count: int) -> Outcome | str:
             await kit.send("Warmup", {"n": "0"}, to="ami")
             rates = []
             for _ in range(n_rounds):
-                events = [eventkit.Event("OrderReady", {"OrderId": str(i), "Note": "a:b c"}, target="ami") for i in range(count)]
+                events = [
+                    eventkit.Event("OrderReady", {"OrderId": str(i), "Note": "a:b c"}, target="ami")
+                    for i in range(count)
+                ]
                 started = time.perf_counter()
                 results = await kit.send_many(events, concurrency=256)
                 rates.append(count / (time.perf_counter() - started))
@@ -404,6 +409,7 @@ def case_webhook(n_rounds: int, count: int) -> Outcome | str:
     cls = _registry.load("stream")
     provider = cls(cls.Settings(api_key="bench-key", api_secret=eventkit_secret(secret)))
     receiver = WebhookReceiver([provider])
+
     def signed_body(n: int) -> tuple[bytes, str]:
         body = json.dumps(
             {
@@ -441,7 +447,9 @@ def case_webhook(n_rounds: int, count: int) -> Outcome | str:
                         body, signature = signed_body(n)
                         headers = {"content-type": "application/json"}
                         if signed:
-                            headers.update({"x-signature": signature, "x-webhook-id": f"wh-{n}", "x-api-key": "bench-key"})
+                            headers.update(
+                                {"x-signature": signature, "x-webhook-id": f"wh-{n}", "x-api-key": "bench-key"}
+                            )
                         async with session.post(url, data=body, headers=headers) as r:
                             await r.read()
                             assert r.status == 200, r.status

@@ -16,6 +16,7 @@ from ._codec import (
     HttpResponse,
     WebhookCodec,
     WebhookDelivery,
+    has_rate_limit_headers,
     join_url,
     json_body,
     load_json,
@@ -51,7 +52,7 @@ from ._errors import (
     from_status,
 )
 from ._event import Event, parse_time
-from ._json import JSON, JSONObject, compact, compact_bytes
+from ._json import JSON, JSONObject, compact, compact_bytes, copy_json, json_problems
 from ._provider import AsyncSender, ListenContext, Provider, SyncSender
 from ._results import RateLimit, Receipt, SendResult
 from ._retry import RetryLoop
@@ -144,10 +145,13 @@ __all__ = [
     "compact_bytes",
     "connect",
     "connect_async",
+    "copy_json",
     "error_for_status",
     "from_status",
+    "has_rate_limit_headers",
     "join_url",
     "json_body",
+    "json_problems",
     "load_json",
     "mask_url",
     "parse_target",

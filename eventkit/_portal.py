@@ -39,22 +39,13 @@ class Portal:
         return self.call(run())
 
     def iterate(self, make: Callable[[], AsyncIterator[T]]) -> Iterator[T]:
-        """A blocking iterator over an async iterator built and consumed on the loop."""
-        iterator = self.call_factory(_async(make))
-        try:
-            while True:
-                try:
-                    item = self.call(_anext(iterator))
-                except StopAsyncIteration:
-                    return
-                yield item
-        finally:
-            aclose = getattr(iterator, "aclose", None)
-            if aclose is not None and not self._loop.is_closed():
-                try:
-                    self.call(aclose())
-                except RuntimeError:
-                    pass
+        """A blocking iterator over an async iterator built and consumed on the loop.
+
+        The first item is requested at once, so the listener starts (connects,
+        subscribes, calls ``on_ready``) when ``listen()`` returns, not at the
+        first ``next()``: a caller can wait for readiness, then send.
+        """
+        return _PortalIterator(self, make)
 
     def close(self) -> None:
         if self._loop.is_closed():
@@ -83,3 +74,46 @@ def _async(make: Callable[[], T]) -> Callable[[], Awaitable[T]]:
 
 async def _anext(iterator: AsyncIterator[T]) -> T:
     return await iterator.__anext__()
+
+
+class _PortalIterator(Iterator[T]):
+    def __init__(self, portal: Portal, make: Callable[[], AsyncIterator[T]]) -> None:
+        self._portal = portal
+        self._iterator: AsyncIterator[T] = portal.call_factory(_async(make))
+        self._next: Any = asyncio.run_coroutine_threadsafe(_anext(self._iterator), portal.loop)
+        self._closed = False
+
+    def __iter__(self) -> _PortalIterator[T]:
+        return self
+
+    def __next__(self) -> T:
+        if self._closed:
+            raise StopIteration
+        try:
+            item: T = self._next.result()
+        except StopAsyncIteration:
+            self.close()
+            raise StopIteration from None
+        except BaseException:
+            self.close()
+            raise
+        self._next = asyncio.run_coroutine_threadsafe(_anext(self._iterator), self._portal.loop)
+        return item
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._next.cancel()
+        aclose = getattr(self._iterator, "aclose", None)
+        if aclose is not None and not self._portal.loop.is_closed():
+            try:
+                self._portal.call(aclose())
+            except (RuntimeError, StopAsyncIteration):
+                pass
+
+    def __del__(self) -> None:  # an abandoned listener must not keep its connection open
+        try:
+            self.close()
+        except Exception:
+            pass

@@ -103,3 +103,14 @@ def test_check_needs_a_valid_target() -> None:
 def test_repr_masks_url_secrets() -> None:
     kit = eventkit.connect("memory://user:pa55word@localhost?namespace=n", environ={})
     assert "pa55word" not in repr(kit) and "***" in kit.url
+
+
+def test_sync_listen_starts_before_the_first_next() -> None:
+    ns = namespace()
+    ready = threading.Event()
+    with eventkit.connect("memory", namespace=ns, environ={}) as kit:
+        events = kit.listen(on_ready=lambda _: ready.set())
+        assert ready.wait(5), "the listener did not start until iterated"
+        kit.send("first", {}, to="topic:t")
+        assert next(events).name == "first"
+        events.close()  # type: ignore[attr-defined]

@@ -102,10 +102,22 @@ def _httpx_error(exc: Exception, provider: str) -> EventkitError:
     return UnavailableError(f"connection lost: {name}", provider=provider, maybe_delivered=True)
 
 
-def _httpx_timeout(policy: TransportSettings) -> Any:
+def _httpx_options(policy: TransportSettings) -> dict[str, Any]:
+    """What eventkit's own httpx clients, sync and async, are built with."""
     import httpx
 
-    return httpx.Timeout(policy.timeout, connect=policy.connect_timeout or policy.timeout)
+    pool = max(policy.concurrency, 10)
+    return {
+        "timeout": httpx.Timeout(policy.timeout, connect=policy.connect_timeout or policy.timeout),
+        "verify": policy.verify,
+        "transport": policy.http_transport,
+        "limits": httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
+        "headers": {"user-agent": _user_agent()},
+    }
+
+
+def _httpx_response(r: Any) -> HttpResponse:
+    return HttpResponse(r.status_code, _lower_headers(r.headers.items()), r.content)
 
 
 class HttpxWire:
@@ -114,12 +126,7 @@ class HttpxWire:
 
         self.provider = provider
         self._own = policy.http_client is None
-        self.client: httpx.Client = policy.http_client or httpx.Client(
-            timeout=_httpx_timeout(policy),
-            verify=policy.verify,
-            transport=policy.http_transport,
-            headers={"user-agent": _user_agent()},
-        )
+        self.client: httpx.Client = policy.http_client or httpx.Client(**_httpx_options(policy))
         self._errors = (httpx.HTTPError,)
 
     def request(self, request: HttpRequest) -> HttpResponse:
@@ -127,7 +134,7 @@ class HttpxWire:
             r = self.client.request(request.method, request.url, headers=request.headers, content=request.content)
         except self._errors as exc:
             raise _httpx_error(exc, self.provider) from None
-        return HttpResponse(r.status_code, _lower_headers(r.headers.items()), r.content)
+        return _httpx_response(r)
 
     def close(self) -> None:
         if self._own:
@@ -140,14 +147,7 @@ class AsyncHttpxWire:
 
         self.provider = provider
         self._own = policy.async_http_client is None
-        pool = max(policy.concurrency, 10)
-        self.client: httpx.AsyncClient = policy.async_http_client or httpx.AsyncClient(
-            timeout=_httpx_timeout(policy),
-            verify=policy.verify,
-            transport=policy.http_transport,
-            limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
-            headers={"user-agent": _user_agent()},
-        )
+        self.client: httpx.AsyncClient = policy.async_http_client or httpx.AsyncClient(**_httpx_options(policy))
         self._errors = (httpx.HTTPError,)
 
     async def request(self, request: HttpRequest) -> HttpResponse:
@@ -155,7 +155,7 @@ class AsyncHttpxWire:
             r = await self.client.request(request.method, request.url, headers=request.headers, content=request.content)
         except self._errors as exc:
             raise _httpx_error(exc, self.provider) from None
-        return HttpResponse(r.status_code, _lower_headers(r.headers.items()), r.content)
+        return _httpx_response(r)
 
     async def aclose(self) -> None:
         if self._own:

@@ -1,4 +1,4 @@
-"""The ``eventkit`` command line: providers, send, listen, check.
+"""The ``eventkit`` command line: providers, send, listen, check, demo, conformance.
 
 Every failure is one line on stderr and a non-zero exit code: 2 for bad input
 (usage, settings, validation), 1 for a failed send or listen.
@@ -84,6 +84,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sender", metavar="ID")
     p.add_argument("--provider", action="append", dest="providers", metavar="P")
     p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("demo", help="send one event through every vendor's emulator and back; print what happened")
+    p.add_argument(
+        "--provider",
+        action="append",
+        dest="sandboxes",
+        metavar="NAME",
+        help="only these (repeatable): signalwire, asterisk-ami, asterisk-ari, stream, vonage",
+    )
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds per provider (default 5)")
+    p.add_argument("--json", action="store_true", help="machine-readable output, wire text included")
+
+    p = sub.add_parser("conformance", help="run the conformance suite against a provider plugin (needs pytest)")
+    p.add_argument("provider", metavar="PROVIDER")
+    p.add_argument(
+        "--harness",
+        metavar="MODULE:CLASS",
+        help="the plugin's conformance Harness (default for built-ins: eventkit's own sandbox)",
+    )
+    p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="after --: passed to pytest as is")
     return parser
 
 
@@ -197,6 +217,27 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     return 0 if report.portable else EXIT_FAILED
 
 
+def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    from . import _demo
+    from .testing.sandbox import SANDBOXES
+
+    for name in args.sandboxes or ():
+        if name not in SANDBOXES:
+            raise _UsageError(f"eventkit demo: no provider {name!r}; choose from {', '.join(SANDBOXES)}")
+    if args.timeout <= 0:
+        raise _UsageError("eventkit demo: --timeout must be positive")
+    return _demo.main(args.sandboxes, timeout=args.timeout, as_json=args.json, out=out)
+
+
+def cmd_conformance(args: argparse.Namespace, out: TextIO) -> int:
+    from .testing.runner import run_conformance
+
+    extra = list(args.pytest_args)
+    if extra[:1] == ["--"]:
+        extra = extra[1:]
+    return run_conformance(args.provider, args.harness, extra)
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     try:
@@ -212,7 +253,14 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 
             out.write(f"eventkit {__version__}\n")
             return 0
-        commands = {"providers": cmd_providers, "send": cmd_send, "listen": cmd_listen, "check": cmd_check}
+        commands = {
+            "providers": cmd_providers,
+            "send": cmd_send,
+            "listen": cmd_listen,
+            "check": cmd_check,
+            "demo": cmd_demo,
+            "conformance": cmd_conformance,
+        }
         if args.command is None:
             build_parser().print_help(out)
             return EXIT_USAGE

@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MODULE:CLASS",
         help="the plugin's conformance Harness (default for built-ins: eventkit's own sandbox)",
     )
-    p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="after --: passed to pytest as is")
+    p.epilog = "Arguments after -- go to pytest as they are, e.g. eventkit conformance acme -- -x -k round_trip"
     return parser
 
 
@@ -232,16 +232,25 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_conformance(args: argparse.Namespace, out: TextIO) -> int:
     from .testing.runner import run_conformance
 
-    extra = list(args.pytest_args)
-    if extra[:1] == ["--"]:
-        extra = extra[1:]
-    return run_conformance(args.provider, args.harness, extra)
+    return run_conformance(args.provider, args.harness, list(args.pytest_args))
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse; for ``conformance``, everything after ``--`` is pytest's."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    rest: list[str] = []
+    if argv[:1] == ["conformance"] and "--" in argv:
+        cut = argv.index("--")
+        argv, rest = argv[:cut], argv[cut + 1 :]
+    args = build_parser().parse_args(argv)
+    args.pytest_args = rest
+    return args
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     try:
-        args = build_parser().parse_args(argv)
+        args = _parse(argv)
         logging.basicConfig(
             level={0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG),
             format="%(levelname)s %(name)s: %(message)s",

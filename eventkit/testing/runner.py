@@ -10,6 +10,7 @@ the plugin's project, and does not pick up the project's own tests.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
 import tempfile
@@ -112,8 +113,14 @@ def run_conformance(provider: str, harness: str | None = None, pytest_args: list
     )
     with tempfile.TemporaryDirectory(prefix="eventkit-conformance-") as tmp:
         root = Path(tmp)
-        (root / "pytest.ini").write_text("[pytest]\naddopts =\n")
-        test_file = root / f"test_{provider.replace('-', '_')}_conformance.py"
+        ini = "[pytest]\naddopts =\n"
+        if importlib.util.find_spec("pytest_asyncio") is not None:
+            ini += "asyncio_default_fixture_loop_scope = function\n"
+        (root / "pytest.ini").write_text(ini)
+        # A name no harness module will have (pytest refuses two modules of one name).
+        test_file = root / f"_eventkit_conformance_{provider.replace('-', '_')}.py"
         test_file.write_text(_TEST_MODULE.format(classes=classes))
         args = [str(test_file), "-c", str(root / "pytest.ini"), "--rootdir", tmp, "-p", "no:cacheprovider"]
+        # This process imported eventkit already, so pytest could not rewrite the plugin's asserts; it is not needed.
+        args += ["-p", "no:eventkit", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
         return int(pytest.main([*args, *(pytest_args or [])]))

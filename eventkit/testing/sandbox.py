@@ -16,6 +16,7 @@ start); nothing leaves 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import importlib.util as importlib_util
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -433,9 +434,7 @@ def sandboxes_for(provider: str) -> list[type[Sandbox]]:
 
 def missing_requirements(cls: type[Sandbox]) -> list[str]:
     """The modules a sandbox needs that are not installed (so a demo row can say which extra)."""
-    import importlib.util
-
-    return [module for module in cls.requires if importlib.util.find_spec(module) is None]
+    return [module for module in cls.requires if importlib_util.find_spec(module) is None]
 
 
 # One round trip

@@ -1,4 +1,4 @@
-"""The ``eventkit`` command line: providers, send, listen, check.
+"""The ``eventkit`` command line: providers, send, listen, check, demo, conformance.
 
 Every failure is one line on stderr and a non-zero exit code: 2 for bad input
 (usage, settings, validation), 1 for a failed send or listen.
@@ -84,6 +84,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sender", metavar="ID")
     p.add_argument("--provider", action="append", dest="providers", metavar="P")
     p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("demo", help="send one event through every vendor's emulator and back; print what happened")
+    p.add_argument(
+        "--provider",
+        action="append",
+        dest="sandboxes",
+        metavar="NAME",
+        help="only these (repeatable): signalwire, asterisk-ami, asterisk-ari, stream, vonage",
+    )
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds per provider (default 5)")
+    p.add_argument("--json", action="store_true", help="machine-readable output, wire text included")
+
+    p = sub.add_parser("conformance", help="run the conformance suite against a provider plugin (needs pytest)")
+    p.add_argument("provider", metavar="PROVIDER")
+    p.add_argument(
+        "--harness",
+        metavar="MODULE:CLASS",
+        help="the plugin's conformance Harness (default for built-ins: eventkit's own sandbox)",
+    )
+    p.epilog = "Arguments after -- go to pytest as they are, e.g. eventkit conformance acme -- -x -k round_trip"
     return parser
 
 
@@ -197,10 +217,40 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     return 0 if report.portable else EXIT_FAILED
 
 
+def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    from . import _demo
+    from .testing.sandbox import SANDBOXES
+
+    for name in args.sandboxes or ():
+        if name not in SANDBOXES:
+            raise _UsageError(f"eventkit demo: no provider {name!r}; choose from {', '.join(SANDBOXES)}")
+    if args.timeout <= 0:
+        raise _UsageError("eventkit demo: --timeout must be positive")
+    return _demo.main(args.sandboxes, timeout=args.timeout, as_json=args.json, out=out)
+
+
+def cmd_conformance(args: argparse.Namespace, out: TextIO) -> int:
+    from .testing.runner import run_conformance
+
+    return run_conformance(args.provider, args.harness, list(args.pytest_args))
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse; for ``conformance``, everything after ``--`` is pytest's."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    rest: list[str] = []
+    if argv[:1] == ["conformance"] and "--" in argv:
+        cut = argv.index("--")
+        argv, rest = argv[:cut], argv[cut + 1 :]
+    args = build_parser().parse_args(argv)
+    args.pytest_args = rest
+    return args
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     try:
-        args = build_parser().parse_args(argv)
+        args = _parse(argv)
         logging.basicConfig(
             level={0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG),
             format="%(levelname)s %(name)s: %(message)s",
@@ -212,7 +262,14 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 
             out.write(f"eventkit {__version__}\n")
             return 0
-        commands = {"providers": cmd_providers, "send": cmd_send, "listen": cmd_listen, "check": cmd_check}
+        commands = {
+            "providers": cmd_providers,
+            "send": cmd_send,
+            "listen": cmd_listen,
+            "check": cmd_check,
+            "demo": cmd_demo,
+            "conformance": cmd_conformance,
+        }
         if args.command is None:
             build_parser().print_help(out)
             return EXIT_USAGE

@@ -5,5 +5,14 @@ Emulators speak each vendor's wire protocol on 127.0.0.1 so integration tests
 """
 
 from ._background import AsgiServer, BackgroundLoop, BackgroundServer, TcpServer, free_port
+from .helpers import assert_received_equals_sent, for_each_provider
 
-__all__ = ["AsgiServer", "BackgroundLoop", "BackgroundServer", "TcpServer", "free_port"]
+__all__ = [
+    "AsgiServer",
+    "BackgroundLoop",
+    "BackgroundServer",
+    "TcpServer",
+    "assert_received_equals_sent",
+    "for_each_provider",
+    "free_port",
+]

@@ -96,6 +96,8 @@ def relay_listener() -> Iterator[Listener]:
             emu.send_raw("not json")
             emu.send_raw('{"jsonrpc": "1.0", "method": "signalwire.event"}')
             emu.send_raw("[1, 2, 3]")
+            # An unhashable event_type used to escape is_user_event as a TypeError and end the listener.
+            emu.push_frame("signalwire.event", {"event_type": {"not": "a string"}})
 
         call = "0c3c2a2e-1b7a-4c53-8f59-8a3d1f4b7f10"
         yield Listener(settings, "websocket", f"call:{call}", emu, garbage, 3, lambda: emu.connected() >= 1)

@@ -335,7 +335,9 @@ def _kit(provider: str) -> eventkit.Client:
             environ={},
         )
     if provider == "signalwire":
-        return eventkit.connect("signalwire", project_id="p", api_token=SECRET, environ={})
+        return eventkit.connect(
+            "signalwire", project_id="p", api_token=SECRET, base_url="http://127.0.0.1:9", environ={}
+        )
     if provider == "asterisk-ami":
         return eventkit.connect("asterisk", host="127.0.0.1", username="app", secret=SECRET, environ={})
     if provider == "asterisk-ari":

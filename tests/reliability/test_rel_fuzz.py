@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "fuzz"))
 
+import fuzz_targets
 from fuzz_targets import all_targets, mutate, run_one
 
 TARGETS = all_targets()
@@ -88,6 +89,10 @@ def test_valid_seeds_decode() -> None:
     decoded = {name: TARGETS[name].run(TARGETS[name].seeds[0], rng) for name in ("ari_frames", "relay_frames")}
     assert all(isinstance(v, Event) for v in decoded.values())
     assert TARGETS["ami_frames"].run(TARGETS["ami_frames"].seeds[0], rng)
+    # The validation targets connect for real; a refused connect would make them vacuous.
+    for name in VALIDATORS:
+        assert run_one(TARGETS[name], b'{"k": "v"}', rng) is None
+        assert fuzz_targets._kit(name.removeprefix("validate_")) is not None
 
 
 def test_relay_unhashable_event_type_is_not_a_user_event() -> None:

@@ -62,7 +62,11 @@ async def reconnecting(context: ListenContext, open_session: Opener) -> AsyncIte
     on_ready: Any = context.options.get("on_ready")
     failures = 0
     sessions = 0
+    attempts = 0
     while True:
+        attempts += 1
+        if attempts > 1:
+            context.stats.incr("reconnects")
         try:
             lost, close, address = await open_session(queue.put_nowait)
         except _FATAL:
@@ -76,7 +80,7 @@ async def reconnecting(context: ListenContext, open_session: Opener) -> AsyncIte
         failures = 0
         sessions += 1
         if sessions > 1:
-            context.stats.incr("reconnects")
+            context.stats.incr("resubscribed")
         lost.add_done_callback(lambda _: queue.put_nowait(_LOST))
         if on_ready is not None:
             on_ready(address)

@@ -79,7 +79,9 @@ class RelayListener:
         from websockets.exceptions import InvalidHandshake, WebSocketException
 
         failures = 0
+        sessions = 0
         while True:
+            connected = False
             try:
                 async with connect(
                     self.url,
@@ -90,6 +92,10 @@ class RelayListener:
                 ) as ws:
                     pending = await self._handshake(ws)
                     failures = 0
+                    connected = True
+                    sessions += 1
+                    if sessions > 1:
+                        self.stats.incr("resubscribed")
                     if not self._ready_called and self.on_ready is not None:
                         self._ready_called = True
                         self.on_ready(self.url)
@@ -107,6 +113,8 @@ class RelayListener:
             except (OSError, asyncio.TimeoutError, WebSocketException, InvalidHandshake, EventkitError) as exc:
                 failures += 1
                 self.stats.incr("reconnects")
+                if not connected:
+                    self.stats.incr("connect_failures")
                 log.info("RELAY connection lost (%s); reconnecting", type(exc).__name__)
             else:
                 # The server closed the socket cleanly: reconnect like any drop.

@@ -205,7 +205,9 @@ def rpc_error(error: Mapping[str, Any]) -> EventkitError:
 
 
 def is_user_event(params: Mapping[str, Any]) -> bool:
-    return params.get("event_type") in USER_EVENT_TYPES
+    # A peer's event_type may be any JSON value; an unhashable one must not escape as a TypeError.
+    event_type = params.get("event_type")
+    return isinstance(event_type, str) and event_type in USER_EVENT_TYPES
 
 
 def decode_user_event(params: Mapping[str, Any], name_key: str, raw: Any = None, frame_id: Any = None) -> Event:

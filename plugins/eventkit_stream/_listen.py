@@ -138,6 +138,8 @@ class WebsocketListener:
                         yield event
                 except _Retry as exc:
                     log.info("stream websocket for %s: %s; reconnecting", self.user, exc)
+                if not self.healthy:
+                    self.stats.incr("connect_failures")
                 if self.healthy:
                     delay = self.settings.reconnect_initial
                 self.stats.incr("reconnects")

@@ -181,7 +181,8 @@ def _digests(body: bytes) -> list[bytes]:
     except (ValueError, UnicodeDecodeError, RecursionError):
         return out
     for ascii_only in (False, True):
-        text = json.dumps(parsed, separators=(",", ":"), ensure_ascii=ascii_only).encode()
+        # "surrogatepass": a body may escape a lone surrogate (\ud800); that is a digest, not a crash.
+        text = json.dumps(parsed, separators=(",", ":"), ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
         digest = hashlib.sha256(text).digest()
         if digest not in out:
             out.append(digest)
@@ -193,7 +194,8 @@ def _digest_matches(claimed: str, digest: bytes) -> bool:
     claimed_norm = claimed.strip()
     for candidate in candidates:
         left, right = (claimed_norm.lower(), candidate) if candidate == digest.hex() else (claimed_norm, candidate)
-        if hmac.compare_digest(left.rstrip("=").encode(), right.rstrip("=").encode()):
+        # "replace": a claim holding a lone surrogate is a mismatch, not a UnicodeEncodeError.
+        if hmac.compare_digest(left.rstrip("=").encode("utf-8", "replace"), right.rstrip("=").encode()):
             return True
     return False
 

@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl, unquote_plus
 
 from .._background import AsgiServer
 from .asterisk_ami import AmiEmulator
+from .faults import FaultPlan, wrap
 
 MAX_CONTENT_LENGTH = 40960
 ASTERISK_ID = "02:fc:00:00:00:01"
@@ -73,12 +74,15 @@ class AriEmulator(AsgiServer):
         ami: AmiEmulator | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        faults: FaultPlan | None = None,
     ) -> None:
         async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             # A plain coroutine function: uvicorn would take a bound method for ASGI 2.
             await self._asgi(scope, receive, send)
 
-        super().__init__(app, host, port)
+        super().__init__(wrap(app, faults, _is_send), host, port)
+        self.faults = faults
+        """Seeded faults on user-event posts (:mod:`.faults`); stored events are recorded there."""
         self.users = users if users is not None else {"asterisk": "asterisk"}
         self.apps = set(apps)
         """Applications registered without a websocket (Asterisk keeps them after a disconnect)."""
@@ -258,6 +262,10 @@ class AriEmulator(AsgiServer):
             pumping.cancel()
             for app in apps:
                 self._sockets[app].remove(queue)
+
+
+def _is_send(method: str, path: str) -> bool:
+    return method == "POST" and path.startswith("/ari/events/user/")
 
 
 def _channel(channel_id: str) -> dict[str, Any]:

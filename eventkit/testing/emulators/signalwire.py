@@ -32,6 +32,7 @@ import uuid
 from typing import Any, Awaitable, Callable, Literal, Mapping
 
 from .._background import AsgiServer
+from .faults import FaultPlan, wrap
 
 Scope = Mapping[str, Any]
 Receive = Callable[[], Awaitable[Mapping[str, Any]]]
@@ -124,6 +125,7 @@ class SignalWireEmulator:
         port: int = 0,
         auto_calls: bool = True,
         user_event_shape: Shape = "wrapped",
+        faults: FaultPlan | None = None,
     ) -> None:
         self.project_id = project_id
         self.api_token = api_token
@@ -131,7 +133,9 @@ class SignalWireEmulator:
         """Unknown call ids on REST become live calls (the round trip needs no set-up); off: 404."""
         self.user_event_shape: Shape = user_event_shape
         self.jwt_secret = secrets.token_urlsafe(32)
-        self.server = AsgiServer(self, host, port)
+        self.faults = faults
+        """Seeded faults on REST calling requests (:mod:`.faults`); stored commands are recorded there."""
+        self.server = AsgiServer(wrap(self, faults, _is_send), host, port)
         self.calls: dict[str, Call] = {}
         self.sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
@@ -548,6 +552,10 @@ class SignalWireEmulator:
         call.user_events.append(event)
         await connection.send(_result(frame_id, {"code": "200", "message": "Event sent", "call_id": call_id}))
         await self._push(call, event, None)
+
+
+def _is_send(method: str, path: str) -> bool:
+    return method == "POST" and path.rstrip("/") == "/api/calling/calls"
 
 
 def _errors(code: str, message: str, attribute: str | None, kind: str = "validation_error") -> dict[str, Any]:

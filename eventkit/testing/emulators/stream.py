@@ -31,6 +31,7 @@ from urllib.parse import parse_qsl, unquote
 import attrs
 
 from .._background import AsgiServer
+from .faults import FaultPlan, wrap
 
 Receive = Callable[[], Awaitable[Mapping[str, Any]]]
 Send = Callable[[Mapping[str, Any]], Awaitable[None]]
@@ -117,6 +118,10 @@ class Connection:
     watching: set[str] = attrs.field(factory=set)
 
 
+def _is_send(method: str, path: str) -> bool:
+    return method == "POST" and path.rstrip("/").endswith("/event")
+
+
 def _custom(event: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in event.items() if k not in ("type", "user", "user_id")}
 
@@ -138,6 +143,7 @@ class StreamEmulator:
         webhook_gzip: bool = False,
         webhook_channel_events: bool = True,
         webhook_retry_delay: float = 0.05,
+        faults: FaultPlan | None = None,
     ) -> None:
         self.api_key = api_key
         self.api_secret = api_secret
@@ -163,7 +169,9 @@ class StreamEmulator:
         self._lock = threading.Lock()
         self._tasks: set[asyncio.Future[Any]] = set()
         self._remaining = itertools.count(9999, -1)
-        self.server = AsgiServer(self, host, port)
+        self.faults = faults
+        """Seeded faults on send requests (:mod:`.faults`); what the platform stored is recorded there."""
+        self.server = AsgiServer(wrap(self, faults, _is_send), host, port)
 
     # Lifecycle
 

@@ -33,6 +33,7 @@ from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Mapping
 
 from .._background import AsgiServer
+from .faults import FaultPlan, wrap
 
 Scope = Mapping[str, Any]
 Receive = Callable[[], Awaitable[Mapping[str, Any]]]
@@ -111,6 +112,7 @@ class VonageEmulator:
         api_key: str = "emulator-api-key",
         host: str = "127.0.0.1",
         port: int = 0,
+        faults: FaultPlan | None = None,
     ) -> None:
         self.public_key = public_key.encode() if isinstance(public_key, str) else public_key
         self.application_id = application_id
@@ -131,7 +133,9 @@ class VonageEmulator:
         self._outbox: asyncio.Queue[bytes] | None = None
         self._worker: asyncio.Task[None] | None = None
         self._client: Any = None
-        self.server = AsgiServer(self, host, port)
+        self.faults = faults
+        """Seeded faults on create-event requests (:mod:`.faults`); stored events are recorded there."""
+        self.server = AsgiServer(wrap(self, faults, _is_send), host, port)
 
     # Lifecycle
 
@@ -341,6 +345,10 @@ class VonageEmulator:
         if self._client is not None:
             await self._client.aclose()
         self._outbox = self._worker = self._client = None
+
+
+def _is_send(method: str, path: str) -> bool:
+    return method == "POST" and _EVENTS_PATH.match(path) is not None
 
 
 def _parse_json(body: bytes) -> Any:

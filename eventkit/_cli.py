@@ -175,6 +175,7 @@ def cmd_send(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_listen(args: argparse.Namespace, out: TextIO) -> int:
     from ._capabilities import ListenMode
     from ._client import connect_async
+    from ._json import has_surrogate
 
     settings = _settings(args.settings)
 
@@ -189,7 +190,10 @@ def cmd_listen(args: argparse.Namespace, out: TextIO) -> int:
                 options.update(host=args.host, port=args.port)
             seen = 0
             async for event in kit.listen(args.names, via=via, **options):
-                out.write(json.dumps(event.to_dict(), ensure_ascii=False, default=str) + "\n")
+                line = json.dumps(event.to_dict(), ensure_ascii=False, default=str)
+                if has_surrogate(line):  # a peer's "\\ud800" escape: printable only escaped
+                    line = json.dumps(event.to_dict(), default=str)
+                out.write(line + "\n")
                 out.flush()
                 seen += 1
                 if args.count is not None and seen >= args.count:

@@ -12,7 +12,7 @@ from typing import Any, Mapping
 import attrs
 
 from ._errors import ValidationError, Violation
-from ._json import JSON, JSONObject, copy_json, json_problems
+from ._json import JSON, JSONObject, copy_json, has_surrogate, json_problems
 
 
 def _utcnow() -> datetime:
@@ -36,6 +36,10 @@ def _received_id() -> str:
 def _check_name(instance: Any, attribute: Any, value: Any) -> None:
     if not isinstance(value, str) or not value:
         raise ValidationError(violations=[Violation("name", "required", "the event name must be a non-empty string")])
+    if has_surrogate(value):
+        raise ValidationError(
+            violations=[Violation("name", "utf8", "the event name holds a lone surrogate, which cannot be UTF-8")]
+        )
 
 
 def _to_data(value: Any) -> JSONObject:

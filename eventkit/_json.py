@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any, Dict, List, Union
 
 JSON = Union[None, bool, int, float, str, List["JSON"], Dict[str, "JSON"]]
@@ -34,13 +35,23 @@ def json_problems(value: Any, path: str = "data") -> list[str]:
 
 
 _MAX_DEPTH = 64
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_surrogate(text: str) -> bool:
+    """A lone surrogate (from a JSON escape like ``\\ud800``) cannot become UTF-8 on any wire."""
+    return not text.isascii() and _SURROGATE.search(text) is not None
 
 
 def _walk(value: Any, path: str, problems: list[str], depth: int) -> None:
     if depth > _MAX_DEPTH:
         problems.append(f"{path}: nested deeper than {_MAX_DEPTH} levels")
         return
-    if value is None or isinstance(value, (str, bool, int)):
+    if isinstance(value, str):
+        if not value.isascii() and _SURROGATE.search(value):
+            problems.append(f"{path}: a lone surrogate cannot be encoded as UTF-8")
+        return
+    if value is None or isinstance(value, (bool, int)):
         return
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -50,6 +61,9 @@ def _walk(value: Any, path: str, problems: list[str], depth: int) -> None:
         for key, item in value.items():
             if not isinstance(key, str):
                 problems.append(f"{path}: key {key!r} is not a string")
+                continue
+            if not key.isascii() and _SURROGATE.search(key):
+                problems.append(f"{path}: key {key!r} holds a lone surrogate, which cannot be encoded as UTF-8")
                 continue
             _walk(item, f"{path}.{key}", problems, depth + 1)
         return

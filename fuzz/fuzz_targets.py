@@ -468,8 +468,8 @@ _EVENT_SEEDS = (
 def all_targets() -> dict[str, FuzzTarget]:
     targets = [
         FuzzTarget("ami_frames", _ami, AMI_SEEDS, json=False),
-        # decode_ari_event is documented to raise ValueError for a ChannelUserevent lacking its fields.
-        # The listeners parse JSON first and drop ValueError/RecursionError from that stage too.
+        # decode_ari_event raises ProtocolError for a ChannelUserevent lacking its fields; the
+        # listeners parse JSON first and drop ValueError/RecursionError from that stage.
         FuzzTarget("ari_frames", _ari, ARI_SEEDS, (EventkitError, ValueError, RecursionError)),
         FuzzTarget("relay_frames", _relay, RELAY_SEEDS),
         FuzzTarget("stream_ws_frames", _stream_ws, STREAM_SEEDS, (EventkitError, ValueError, RecursionError)),

@@ -19,6 +19,7 @@ from eventkit import (
     HttpRequest,
     HttpResponse,
     JSONObject,
+    ProtocolError,
     Receipt,
     Target,
     ValidationError,
@@ -162,14 +163,14 @@ def _ari_time(text: Any) -> datetime | None:
 def decode_ari_event(message: Any, raw: Any = None) -> Event | None:
     """A ``ChannelUserevent`` websocket message as an event; ``None`` for other types.
 
-    Raises ``ValueError`` for a ``ChannelUserevent`` that lacks its required fields.
+    Raises :class:`ProtocolError` for a ``ChannelUserevent`` that lacks its required fields.
     """
     if not isinstance(message, dict) or message.get("type") != "ChannelUserevent":
         return None
     name = message.get("eventname")
     userevent = message.get("userevent")
     if not isinstance(name, str) or not name or not isinstance(userevent, dict):
-        raise ValueError("ChannelUserevent without eventname/userevent")
+        raise ProtocolError("ChannelUserevent without eventname/userevent", provider=PROVIDER)
     data: JSONObject = {k: unescape_json_strings(v) for k, v in userevent.items() if k != "eventname"}
     meta: JSONObject = {
         k: message[k]

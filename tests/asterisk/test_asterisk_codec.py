@@ -210,7 +210,7 @@ def test_ari_frame_from_the_appendix() -> None:
     assert event.time.isoformat() == "2026-11-24T20:44:26.525000+00:00"
     assert event.source == "app:eventkit-test" and event.meta["asterisk_id"] == "02:fc:00:00:00:01"
     assert decode_ari_event({"type": "StasisStart"}) is None
-    with pytest.raises(ValueError):
+    with pytest.raises(eventkit.ProtocolError):
         decode_ari_event({"type": "ChannelUserevent"})
 
 

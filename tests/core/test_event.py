@@ -103,3 +103,15 @@ def test_to_dict_is_json_ready() -> None:
 
     out = json.loads(json.dumps(Event("x", {"a": 1}, time="2024-01-01T00:00:00Z").to_dict()))
     assert out["time"] == "2024-01-01T00:00:00Z" and out["data"] == {"a": 1}
+
+
+@pytest.mark.parametrize("data", [{"t": "a\ud800b"}, {"k\udfff": 1}, {"n": ["ok", {"deep": "\ud83d"}]}])
+def test_lone_surrogates_are_a_validation_error(data: dict) -> None:
+    with pytest.raises(ValidationError, match="surrogate"):
+        Event("x", data)
+
+
+def test_lone_surrogate_in_the_name() -> None:
+    with pytest.raises(ValidationError, match="surrogate"):
+        Event("bad\ud800name", {})
+    assert Event("emoji 🎉 ok", {"t": "é"}).name == "emoji 🎉 ok"

@@ -287,6 +287,51 @@ def case_cli_providers(n_rounds: int) -> Outcome:
     return Outcome("cli_providers_ms", subject, reference, "<= 300 ms", absolute_goal=300, lower_is_better=True)
 
 
+def case_engines(loopback: Loopback, n_rounds: int, count: int) -> list[Outcome] | str:
+    """Stream through each HTTP engine: the choice behind the sync and async defaults."""
+    import eventkit
+
+    if not _installed("stream"):
+        return "stream provider not installed"
+    spec = HTTP_CASES["stream"]
+
+    def sync_rate(engine: str) -> list[float]:
+        with eventkit.connect("stream", **spec["settings"](loopback.url), http_engine=engine, environ={}) as kit:
+            send = lambda: kit.send("friendship_request", spec["data"], to=spec["to"], sender=spec["sender"])  # noqa: E731
+            send()
+            return rounds(lambda: timed(count, send), n_rounds)
+
+    async def async_rate(engine: str) -> list[float]:
+        async with eventkit.connect_async(
+            "stream", **spec["settings"](loopback.url), http_engine=engine, concurrency=50, environ={}
+        ) as kit:
+            rates = []
+            for _ in range(n_rounds + 1):
+                events = [
+                    eventkit.Event("friendship_request", spec["data"], target=spec["to"], sender=spec["sender"])
+                    for _ in range(count)
+                ]
+                started = time.perf_counter()
+                await kit.send_many(events, concurrency=50)
+                rates.append(count / (time.perf_counter() - started))
+            return rates[1:]
+
+    return [
+        Outcome(
+            "engine_sync",
+            Figure("stream sync, stdlib http.client engine (default)", sync_rate("stdlib")),
+            Figure("stream sync, httpx engine", sync_rate("httpx")),
+            "(the sync default's reason)",
+        ),
+        Outcome(
+            "engine_async_50",
+            Figure("stream async 50 in flight, aiohttp engine (default)", asyncio.run(async_rate("aiohttp"))),
+            Figure("stream async 50 in flight, httpx engine", asyncio.run(async_rate("httpx"))),
+            "(the async default's reason)",
+        ),
+    ]
+
+
 # AMI
 
 
@@ -538,6 +583,71 @@ def case_memory_rss(total: int) -> Outcome:
     )
 
 
+def case_ami_rss(total: int) -> Outcome | str:
+    """A listener's RSS while ``total`` UserEvents arrive from the AMI emulator (own process)."""
+    if not _installed("asterisk"):
+        return "asterisk provider not installed"
+    import eventkit
+    from eventkit.testing import free_port
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, str(HERE / "_ami_server.py"), str(port)], stdout=subprocess.PIPE, text=True
+    )
+    assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+    settings = {"host": "127.0.0.1", "port": port, "username": "bench", "secret": "bench-secret"}
+    checkpoints: list[int] = []
+
+    async def run() -> None:
+        async with (
+            eventkit.connect_async("asterisk", **settings, environ={}) as listener,
+            eventkit.connect_async("asterisk", concurrency=256, **settings, environ={}) as sender,
+        ):
+            ready = asyncio.Event()
+            received = 0
+            done = asyncio.Event()
+
+            async def listen() -> None:
+                nonlocal received
+                async for _event in listener.listen({"Tick"}, via="tcp", on_ready=lambda _: ready.set()):
+                    received += 1
+                    if received % (total // 10) == 0:
+                        checkpoints.append(_rss_kib())
+                    if received >= total:
+                        done.set()
+                        return
+
+            task = asyncio.ensure_future(listen())
+            await ready.wait()
+            batch = 5000
+            for start in range(0, total, batch):
+                events = [
+                    eventkit.Event("Tick", {"n": str(i), "note": "rss"}, target="ami")
+                    for i in range(start, start + batch)
+                ]
+                results = await sender.send_many(events, concurrency=256)
+                assert all(r.ok for r in results)
+            await asyncio.wait_for(done.wait(), 120)
+            await task
+
+    try:
+        asyncio.run(run())
+    finally:
+        server.terminate()
+        server.wait(5)
+    base = checkpoints[0]
+    growth = max(checkpoints) / base - 1
+    return Outcome(
+        "ami_rss",
+        Figure(f"AMI listener RSS growth over {total:,} events (emulator, own process)", [growth * 100], "%"),
+        None,
+        "<= 10% growth",
+        absolute_goal=10,
+        lower_is_better=True,
+        note=f"RSS {base // 1024} MiB after 10%, {max(checkpoints) // 1024} MiB peak",
+    )
+
+
 def report(outcomes: list[Outcome], skipped: dict[str, str], as_json: bool) -> None:
     if as_json:
         print(
@@ -569,8 +679,9 @@ def report(outcomes: list[Outcome], skipped: dict[str, str], as_json: bool) -> N
         ref = f"{o.reference.median:11.0f}" if o.reference else " " * 11
         ratio = f"{o.ratio:7.3f}" if o.ratio is not None else " " * 7
         met = {True: "met", False: "NOT MET", None: "-"}[o.met]
+        fmt = "10.1f" if o.subject.unit == "%" else "10.0f"
         print(
-            f"{o.case:<18} {o.subject.median:10.0f} {min(o.subject.rates):10.0f} {max(o.subject.rates):10.0f} {o.subject.unit:>6} {ref} {ratio}  {o.target} / {met}"
+            f"{o.case:<18} {o.subject.median:{fmt}} {min(o.subject.rates):{fmt}} {max(o.subject.rates):{fmt}} {o.subject.unit:>6} {ref} {ratio}  {o.target} / {met}"
             + (f"  ({o.note})" if o.note else "")
         )
     for case, why in skipped.items():
@@ -582,10 +693,12 @@ CASES = [
     "signalwire_sync",
     "vonage_sync",
     "stream_async_50",
+    "engines",
     "ami_decode",
     "ami_pipelined",
     "webhook",
     "memory_rss",
+    "ami_rss",
     "import",
     "cli_providers",
 ]
@@ -605,7 +718,7 @@ def main(argv: list[str] | None = None) -> int:
     selected = args.cases or CASES
     outcomes: list[Outcome] = []
     skipped: dict[str, str] = {}
-    loopback = Loopback() if any(c.endswith(("_sync", "_50")) for c in selected) else None
+    loopback = Loopback() if any(c.endswith(("_sync", "_50")) or c == "engines" for c in selected) else None
     try:
         for case in selected:
             result: Outcome | str
@@ -618,6 +731,14 @@ def main(argv: list[str] | None = None) -> int:
             elif case == "stream_async_50":
                 assert loopback is not None
                 result = case_stream_async(loopback, n_rounds, 500 if args.quick else 5000)
+            elif case == "engines":
+                assert loopback is not None
+                engines = case_engines(loopback, n_rounds, 100 if args.quick else 1000)
+                if isinstance(engines, str):
+                    skipped[case] = engines
+                else:
+                    outcomes.extend(engines)
+                continue
             elif case == "ami_decode":
                 result = case_ami_decode(n_rounds, 2_000 if args.quick else 50_000)
             elif case == "ami_pipelined":
@@ -626,6 +747,8 @@ def main(argv: list[str] | None = None) -> int:
                 result = case_webhook(n_rounds, 200 if args.quick else 5_000)
             elif case == "memory_rss":
                 result = case_memory_rss(20_000 if args.quick else 1_000_000)
+            elif case == "ami_rss":
+                result = case_ami_rss(10_000 if args.quick else 200_000)
             elif case == "import":
                 result = case_import(3 if args.quick else 11)
             elif case == "cli_providers":

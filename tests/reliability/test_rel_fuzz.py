@@ -24,9 +24,9 @@ TARGETS = all_targets()
 DECODERS = sorted(n for n in TARGETS if not n.startswith("validate_"))
 VALIDATORS = sorted(n for n in TARGETS if n.startswith("validate_"))
 
-# Lone surrogates in *caller* strings are a known core finding (UnicodeEncodeError from the
-# core's size check, see docs/reliability.md); the validation properties leave them out.
-TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
+# Any text, lone surrogates included: the core refuses those with a ValidationError when the
+# event is built (found by this suite; see docs/reliability.md).
+TEXT = st.text(max_size=40)
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | TEXT,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),

@@ -172,6 +172,19 @@ class _Base:
             return list(exc.violations)
         return []
 
+    def _prepare_item(
+        self, item: EventLike, to: str | None, sender: str | None
+    ) -> tuple[Event, Target | EventkitError]:
+        """One ``send_many`` item as (event, target), or (event, the error refusing it)."""
+        try:
+            ev = self.make_event(item, to=to, sender=sender)
+        except EventkitError as exc:
+            return Event.received("(invalid)", {}, provider=self.name, raw=item, target=to), exc
+        try:
+            return ev, self.prepare(ev)
+        except EventkitError as exc:
+            return ev, exc
+
     def _failed(self, event: Event, error: EventkitError) -> SendResult:
         if error.provider is None:
             error.provider = self.name
@@ -265,18 +278,7 @@ class AsyncClient(_Base):
         """
         limit = concurrency or self.transport.concurrency
         sender_ = self._get_sender()
-        prepared: list[tuple[Event, Target | EventkitError]] = []
-        for item in events:
-            try:
-                ev = self.make_event(item, to=to, sender=sender)
-            except EventkitError as exc:
-                placeholder = Event.received("(invalid)", {}, provider=self.name, raw=item, target=to)
-                prepared.append((placeholder, exc))
-                continue
-            try:
-                prepared.append((ev, self.prepare(ev)))
-            except EventkitError as exc:
-                prepared.append((ev, exc))
+        prepared = [self._prepare_item(item, to, sender) for item in events]
         results: list[SendResult | None] = [None] * len(prepared)
         queue: asyncio.Queue[int] = asyncio.Queue()
         for index in range(len(prepared)):
@@ -382,12 +384,11 @@ class Client(_Base):
         limit = concurrency or self.transport.concurrency
 
         def one(item: EventLike) -> SendResult:
+            ev, target = self._prepare_item(item, to, sender)
+            if isinstance(target, EventkitError):
+                return self._failed(ev, target)
             try:
-                ev = self.make_event(item, to=to, sender=sender)
-            except EventkitError as exc:
-                return self._failed(Event.received("(invalid)", {}, provider=self.name, raw=item, target=to), exc)
-            try:
-                return self._send_one(ev, self.prepare(ev))
+                return self._send_one(ev, target)
             except EventkitError as exc:
                 return self._failed(ev, exc)
 

@@ -177,6 +177,46 @@ class AsgiServer(BackgroundServer):
         self._server = self._task = self._sock = None
 
 
+class HostedEmulator:
+    """An emulator object that serves its ASGI app through ``self.server`` (an :class:`AsgiServer`).
+
+    The lifecycle is the server's: ``start``/``stop``/``restart`` (same port, every connection
+    dropped, as in a real outage), ``close``, and use as a context manager.
+    """
+
+    server: AsgiServer
+
+    def start(self: _E) -> _E:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def restart(self) -> None:
+        self.server.restart()
+
+    def close(self) -> None:
+        self.server.close()
+
+    def __enter__(self: _E) -> _E:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def ws_url(self) -> str:
+        return self.server.ws_url
+
+
+_E = TypeVar("_E", bound=HostedEmulator)
+
+
 ConnectionHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 

@@ -31,7 +31,7 @@ import time
 import uuid
 from typing import Any, Awaitable, Callable, Literal, Mapping
 
-from .._background import AsgiServer
+from .._background import AsgiServer, HostedEmulator
 from .faults import FaultPlan, wrap
 
 Scope = Mapping[str, Any]
@@ -113,7 +113,7 @@ class _Connection:
                 await self._send({"type": "websocket.send", "text": text})
 
 
-class SignalWireEmulator:
+class SignalWireEmulator(HostedEmulator):
     """REST + RELAY on one loopback port: ``url`` for REST, ``relay_url`` for RELAY."""
 
     def __init__(
@@ -152,31 +152,7 @@ class SignalWireEmulator:
         self._outstanding: dict[str, str] = {}
         self.garbage_from_clients = 0
 
-    # Lifecycle
-
-    def start(self) -> SignalWireEmulator:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def restart(self) -> None:
-        """Drop every websocket and HTTP connection and come back on the same port; sessions survive."""
-        self.server.restart()
-
-    def close(self) -> None:
-        self.server.close()
-
-    def __enter__(self) -> SignalWireEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @property
-    def url(self) -> str:
-        return self.server.url
+    # Lifecycle: HostedEmulator's (start, stop, restart, close, url, ws_url).
 
     @property
     def relay_url(self) -> str:

@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, unquote
 
 import attrs
 
-from .._background import AsgiServer
+from .._background import AsgiServer, HostedEmulator
 from .faults import FaultPlan, wrap
 
 Receive = Callable[[], Awaitable[Mapping[str, Any]]]
@@ -126,7 +126,7 @@ def _custom(event: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in event.items() if k not in ("type", "user", "user_id")}
 
 
-class StreamEmulator:
+class StreamEmulator(HostedEmulator):
     """The platform: start it, point the provider's ``base_url`` at ``url``, inspect what it saw."""
 
     def __init__(
@@ -173,35 +173,7 @@ class StreamEmulator:
         """Seeded faults on send requests (:mod:`.faults`); what the platform stored is recorded there."""
         self.server = AsgiServer(wrap(self, faults, _is_send), host, port)
 
-    # Lifecycle
-
-    def start(self) -> StreamEmulator:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def restart(self) -> None:
-        """Stop and start on the same port: every websocket drops, as in a real outage."""
-        self.server.restart()
-
-    def close(self) -> None:
-        self.server.close()
-
-    def __enter__(self) -> StreamEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def ws_url(self) -> str:
-        return self.server.ws_url
+    # Lifecycle: HostedEmulator's (start, stop, restart, close, url, ws_url).
 
     # Test controls
 

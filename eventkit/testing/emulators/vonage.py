@@ -32,7 +32,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Mapping
 
-from .._background import AsgiServer
+from .._background import AsgiServer, HostedEmulator
 from .faults import FaultPlan, wrap
 
 Scope = Mapping[str, Any]
@@ -98,7 +98,7 @@ class _Refused(Exception):
         self.headers = headers or {}
 
 
-class VonageEmulator:
+class VonageEmulator(HostedEmulator):
     """The Conversation API for one application, on 127.0.0.1; ``with VonageEmulator(...) as vonage:``."""
 
     def __init__(
@@ -137,26 +137,12 @@ class VonageEmulator:
         """Seeded faults on create-event requests (:mod:`.faults`); stored events are recorded there."""
         self.server = AsgiServer(wrap(self, faults, _is_send), host, port)
 
-    # Lifecycle
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    def start(self) -> VonageEmulator:
-        self.server.start()
-        return self
+    # Lifecycle: HostedEmulator's, and the webhook worker stops on close.
 
     def close(self) -> None:
         if self.server.running:
             self.server.run(self._stop_worker())
         self.server.close()
-
-    def __enter__(self) -> VonageEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # Test controls
 

@@ -394,17 +394,22 @@ def case_ami_decode(n_rounds: int, frames: int) -> Outcome | str:
     )
 
 
+def _start_process(script: str, *args: str) -> tuple[subprocess.Popen[str], int]:
+    """A benchmark server script on a free port, once it says it is ready."""
+    from eventkit.testing import free_port
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, str(HERE / script), *args, str(port)], stdout=subprocess.PIPE, text=True)
+    assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+    return server, port
+
+
 def case_ami_pipelined(n_rounds: int, count: int) -> Outcome | str:
     if not _installed("asterisk"):
         return "asterisk provider not installed"
     import eventkit
-    from eventkit.testing import free_port
 
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, str(HERE / "_ami_server.py"), str(port)], stdout=subprocess.PIPE, text=True
-    )
-    assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+    server, port = _start_process("_ami_server.py")
 
     async def measure() -> list[float]:
         settings = {"host": "127.0.0.1", "port": port, "username": "bench", "secret": "bench-secret"}
@@ -447,8 +452,6 @@ def case_webhook(n_rounds: int, count: int) -> Outcome | str:
 
     import aiohttp
 
-    from eventkit.testing import free_port
-
     secret = "bench-secret-0123456789"
 
     def signed_body(n: int) -> tuple[bytes, str]:
@@ -469,11 +472,7 @@ def case_webhook(n_rounds: int, count: int) -> Outcome | str:
     prepared = [signed_body(n) for n in range(count * n_rounds + 1)]
 
     def measure(kind: str, path: str) -> list[float]:
-        port = free_port()
-        server = subprocess.Popen(
-            [sys.executable, str(HERE / "_webhook_server.py"), kind, str(port)], stdout=subprocess.PIPE, text=True
-        )
-        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+        server, port = _start_process("_webhook_server.py", kind)
         url = f"http://127.0.0.1:{port}{path}"
         counter = iter(range(10**9))
 
@@ -588,13 +587,8 @@ def case_ami_rss(total: int) -> Outcome | str:
     if not _installed("asterisk"):
         return "asterisk provider not installed"
     import eventkit
-    from eventkit.testing import free_port
 
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, str(HERE / "_ami_server.py"), str(port)], stdout=subprocess.PIPE, text=True
-    )
-    assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+    server, port = _start_process("_ami_server.py")
     settings = {"host": "127.0.0.1", "port": port, "username": "bench", "secret": "bench-secret"}
     checkpoints: list[int] = []
 
@@ -762,6 +756,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if loopback is not None:
             loopback.close()
+    if args.quick and not args.json:
+        print("quick mode: one short round per case; it proves the scripts run, its figures judge nothing\n")
     report(outcomes, skipped, args.json)
     return 0
 

@@ -6,6 +6,7 @@
 True
 """
 
+from ._aio import wait_within
 from ._capabilities import Capabilities, Limits, ListenMode, PayloadModel, SenderRule, TargetForm
 from ._check import PortabilityReport, ProviderVerdict, check
 from ._client import AsyncClient, Client, connect, connect_async
@@ -160,4 +161,5 @@ __all__ = [
     "retry_after_seconds",
     "segment",
     "setting",
+    "wait_within",
 ]

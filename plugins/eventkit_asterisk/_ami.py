@@ -24,6 +24,7 @@ from eventkit import (
     SendTimeoutError,
     TransportSettings,
     UnavailableError,
+    wait_within,
 )
 from eventkit._stats import Counters
 
@@ -101,7 +102,7 @@ class AmiConnection:
                 context.verify_mode = ssl.CERT_NONE
         timeout = self.transport.connect_timeout or self.transport.timeout
         try:
-            self._reader, self._writer = await asyncio.wait_for(
+            self._reader, self._writer = await wait_within(
                 asyncio.open_connection(s.host, s.ami_port, ssl=context), timeout
             )
         except (OSError, asyncio.TimeoutError) as exc:
@@ -110,7 +111,7 @@ class AmiConnection:
             ) from None
         self._tasks.append(asyncio.ensure_future(self._read_loop()))
         try:
-            self.banner = await asyncio.wait_for(asyncio.shield(self._banner_seen), timeout)
+            self.banner = await wait_within(asyncio.shield(self._banner_seen), timeout)
             await self._login()
         except asyncio.TimeoutError:
             await self.close(logoff=False)
@@ -291,7 +292,7 @@ class AmiConnection:
     async def close(self, *, logoff: bool = True) -> None:
         if logoff and self.alive:
             try:
-                await asyncio.wait_for(self.action([("Action", "Logoff")], what="Logoff"), 1.0)
+                await wait_within(self.action([("Action", "Logoff")], what="Logoff"), 1.0)
             except (EventkitError, asyncio.TimeoutError):
                 pass
         current = asyncio.current_task()

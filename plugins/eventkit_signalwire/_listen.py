@@ -24,6 +24,7 @@ from eventkit import (
     ListenContext,
     PermissionDeniedError,
     ProtocolError,
+    wait_within,
 )
 
 from ._relay import (
@@ -135,7 +136,7 @@ class RelayListener:
         pending: list[Event] = []
         timeout = self.context.transport.timeout
         while True:
-            message = await asyncio.wait_for(ws.recv(), timeout)
+            message = await wait_within(ws.recv(), timeout)
             parsed = self._parse(message)
             if parsed is None:
                 continue

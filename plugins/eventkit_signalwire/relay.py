@@ -14,7 +14,7 @@ import json
 import time
 from typing import Any, Mapping, Protocol
 
-from eventkit import EventkitError, Receipt, SendTimeoutError
+from eventkit import EventkitError, Receipt, SendTimeoutError, wait_within
 
 from ._relay import Frame, ack, method_not_found, parse_frame, result_receipt, user_event_request
 from ._wire import PROVIDER
@@ -53,7 +53,7 @@ async def send_user_event(
         if remaining <= 0:
             raise SendTimeoutError("no answer to calling.user_event in time", provider=PROVIDER, maybe_delivered=True)
         try:
-            message = await asyncio.wait_for(ws.recv(), remaining)
+            message = await wait_within(ws.recv(), remaining)
         except asyncio.TimeoutError:
             continue
         try:

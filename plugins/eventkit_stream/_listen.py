@@ -27,6 +27,7 @@ from eventkit import (
     join_url,
     json_body,
     segment,
+    wait_within,
 )
 
 from ._codec import CLIENT_ID
@@ -177,7 +178,7 @@ class WebsocketListener:
                 try:
                     while True:
                         try:
-                            raw = await asyncio.wait_for(ws.recv(), self.settings.health_timeout)
+                            raw = await wait_within(ws.recv(), self.settings.health_timeout)
                         except asyncio.TimeoutError:
                             raise _Retry(f"no frame for {self.settings.health_timeout}s") from None
                         event = self._frame(raw)
@@ -198,7 +199,7 @@ class WebsocketListener:
     async def _handshake(self, ws: Any, timeout: float) -> str:
         """The first frame: ``health.check`` with the connection id, or an error and a close."""
         try:
-            raw = await asyncio.wait_for(ws.recv(), timeout)
+            raw = await wait_within(ws.recv(), timeout)
             first = json.loads(raw)
         except ValueError:
             raise _Retry("the first frame is not JSON") from None

@@ -29,6 +29,10 @@ class Portal:
     def loop(self) -> asyncio.AbstractEventLoop:
         return self._loop
 
+    @property
+    def thread(self) -> threading.Thread:
+        return self._thread
+
     def call(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
@@ -100,20 +104,25 @@ class _PortalIterator(Iterator[T]):
         self._next = asyncio.run_coroutine_threadsafe(_anext(self._iterator), self._portal.loop)
         return item
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
         if self._closed:
             return
         self._closed = True
         self._next.cancel()
         aclose = getattr(self._iterator, "aclose", None)
-        if aclose is not None and not self._portal.loop.is_closed():
+        if aclose is None or self._portal.loop.is_closed():
+            return
+        future = asyncio.run_coroutine_threadsafe(aclose(), self._portal.loop)
+        if wait and threading.current_thread() is not self._portal.thread:
             try:
-                self._portal.call(aclose())
-            except (RuntimeError, StopAsyncIteration):
+                future.result()
+            except (RuntimeError, StopAsyncIteration, asyncio.CancelledError):
                 pass
 
-    def __del__(self) -> None:  # an abandoned listener must not keep its connection open
+    def __del__(self) -> None:
+        # An abandoned listener must not keep its connection open; never block here
+        # (the collector may run on the portal's own thread).
         try:
-            self.close()
+            self.close(wait=False)
         except Exception:
             pass

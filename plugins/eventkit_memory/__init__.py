@@ -50,6 +50,7 @@ _FORMS = (
 class MemorySettings:
     namespace: str = setting("default", help="listeners on the same namespace receive each other's events")
     max_payload_bytes: int | None = setting(help="refuse data larger than this (compact JSON); unlimited by default")
+    max_keys: int | None = setting(help="refuse data with more top-level keys than this; unlimited by default")
     queue_size: int = setting(0, help="per-listener queue bound; 0 is unbounded")
 
 
@@ -192,7 +193,7 @@ class MemoryProvider(Provider):
     )
 
     def limits(self) -> Limits:
-        return Limits(max_payload_bytes=self.settings.max_payload_bytes)
+        return Limits(max_payload_bytes=self.settings.max_payload_bytes, max_keys=self.settings.max_keys)
 
     def codec(self) -> Codec:
         return MemoryCodec(self.settings)

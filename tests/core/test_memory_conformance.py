@@ -18,7 +18,9 @@ class MemoryHarness(Harness):
     invalid: ClassVar[list[dict[str, Any]]] = [
         {"name": "big", "data": {"blob": "x" * 200}},
         {"name": "", "data": {}},
+        {"name": "wide", "data": {f"k{i}": i for i in range(6)}},
     ]
+    multi_invalid: ClassVar[dict[str, Any] | None] = {"name": "both", "data": {f"k{i}": "x" * 30 for i in range(6)}}
 
     def __init__(self) -> None:
         self.namespace = f"conformance-{next(_ids)}"
@@ -33,7 +35,7 @@ class MemoryHarness(Harness):
         self.hub.publish = counting  # type: ignore[method-assign]
 
     def settings(self) -> dict[str, Any]:
-        return {"namespace": self.namespace, "max_payload_bytes": 100}
+        return {"namespace": self.namespace, "max_payload_bytes": 100, "max_keys": 5}
 
     def inject_error(self, status: int, retry_after: float | None = None) -> None:
         self.hub.fail_next(status, retry_after=retry_after)

@@ -535,6 +535,21 @@ def _rss_kib() -> int:
     return 0
 
 
+def _rss_outcome(case: str, what: str, checkpoints: list[int]) -> Outcome:
+    """Growth from the first checkpoint (after 10% of the events, past warm-up) to the peak."""
+    base = checkpoints[0]
+    growth = max(checkpoints) / base - 1
+    return Outcome(
+        case,
+        Figure(what, [growth * 100], "%"),
+        None,
+        "<= 10% growth",
+        absolute_goal=10,
+        lower_is_better=True,
+        note=f"RSS {base // 1024} MiB after 10%, {max(checkpoints) // 1024} MiB peak",
+    )
+
+
 def case_memory_rss(total: int) -> Outcome:
     import eventkit
 
@@ -569,17 +584,7 @@ def case_memory_rss(total: int) -> Outcome:
             await task
 
     asyncio.run(run())
-    base = checkpoints[0]
-    growth = max(checkpoints) / base - 1
-    return Outcome(
-        "memory_rss",
-        Figure(f"listener RSS growth over {total:,} events (memory provider)", [growth * 100], "%"),
-        None,
-        "<= 10% growth",
-        absolute_goal=10,
-        lower_is_better=True,
-        note=f"RSS {base // 1024} MiB after 10%, {max(checkpoints) // 1024} MiB peak",
-    )
+    return _rss_outcome("memory_rss", f"listener RSS growth over {total:,} events (memory provider)", checkpoints)
 
 
 def case_ami_rss(total: int) -> Outcome | str:
@@ -629,16 +634,8 @@ def case_ami_rss(total: int) -> Outcome | str:
     finally:
         server.terminate()
         server.wait(5)
-    base = checkpoints[0]
-    growth = max(checkpoints) / base - 1
-    return Outcome(
-        "ami_rss",
-        Figure(f"AMI listener RSS growth over {total:,} events (emulator, own process)", [growth * 100], "%"),
-        None,
-        "<= 10% growth",
-        absolute_goal=10,
-        lower_is_better=True,
-        note=f"RSS {base // 1024} MiB after 10%, {max(checkpoints) // 1024} MiB peak",
+    return _rss_outcome(
+        "ami_rss", f"AMI listener RSS growth over {total:,} events (emulator, own process)", checkpoints
     )
 
 

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from eventkit.testing.conformance import ConformanceSuite, Harness
+from eventkit.testing.conformance import ConformanceSuite
 from eventkit.testing.emulators.stream import StreamEmulator
+from eventkit.testing.harness import sandbox_harness
+from eventkit.testing.sandbox import StreamSandbox
 
 
-class StreamHarness(Harness):
+class StreamHarness(sandbox_harness(StreamSandbox)):  # type: ignore[misc]
     """Webhooks: the emulator posts a signed webhook for each event to the URL the listener reports."""
 
-    provider = "stream"
-    target = "channel:messaging:general"
-    sender = "server-bot"
-    listen_via: ClassVar[str | None] = "webhook"
     error_statuses = (400, 401, 403, 404, 413, 429, 500, 503)
     invalid: ClassVar[list[dict[str, Any]]] = [
         {"name": "ping", "sender": None},
@@ -27,31 +25,10 @@ class StreamHarness(Harness):
     ]
     multi_invalid: ClassVar[dict[str, Any] | None] = {"name": "bad.name", "data": {"type": "collides"}}
 
-    def start(self) -> None:
-        self.emulator = StreamEmulator(health_interval=0.5).start()
-
-    def stop(self) -> None:
-        self.emulator.close()
-
-    def settings(self) -> dict[str, Any]:
-        return {
-            "api_key": self.emulator.api_key,
-            "api_secret": self.emulator.api_secret,
-            "base_url": self.emulator.url,
-            "environ": {},
-        }
-
-    def listen_options(self) -> dict[str, Any]:
-        return {"port": 0}
-
-    def on_listening(self, address: str) -> None:
-        self.emulator.webhook_url = address
-
-    def inject_error(self, status: int, retry_after: float | None = None) -> None:
-        self.emulator.fail_next(status, retry_after)
-
-    def requests_seen(self) -> int:
-        return self.emulator.requests
+    @property
+    def emulator(self) -> StreamEmulator:
+        emulator: StreamEmulator = self.sandbox.emulator  # type: ignore[attr-defined]
+        return emulator
 
 
 class StreamWebsocketHarness(StreamHarness):

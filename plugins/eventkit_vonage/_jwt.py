@@ -33,23 +33,31 @@ def _pem_text(settings: VonageSettings) -> bytes:
     if settings.private_key is not None:
         text = settings.private_key.reveal().strip()
         if "-----BEGIN" not in text:
-            raise SettingsError(
-                "private_key must be PEM text (-----BEGIN ... PRIVATE KEY-----); use private_key_path for a file",
-                provider="vonage",
-            )
+            # The vonage SDK's Auth(private_key=...) takes a file path too, and its users'
+            # configurations pass one: accept a path that names a readable file.
+            return _read_key_file(text, "private_key")
         if "\n" not in text and "\\n" in text:
             # Keys pasted into environment variables often carry literal "\n".
             text = text.replace("\\n", "\n")
         return text.encode()
     if settings.private_key_path is None:
         raise SettingsError("vonage needs private_key or private_key_path", provider="vonage")
-    path = Path(settings.private_key_path).expanduser()
+    return _read_key_file(settings.private_key_path, "private_key_path")
+
+
+def _read_key_file(value: str, setting_name: str) -> bytes:
+    """A key file's bytes. ``private_key`` may hold key material, so its value is never echoed."""
+    path = Path(value).expanduser()
     try:
         return path.read_bytes()
-    except OSError as exc:
-        raise SettingsError(
-            f"cannot read private_key_path {str(path)!r}: {exc.strerror or type(exc).__name__}", provider="vonage"
-        ) from None
+    except (OSError, ValueError) as exc:
+        if setting_name == "private_key":
+            raise SettingsError(
+                "private_key must be PEM text (-----BEGIN ... PRIVATE KEY-----) or the path of a readable key file",
+                provider="vonage",
+            ) from None
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        raise SettingsError(f"cannot read private_key_path {str(path)!r}: {reason}", provider="vonage") from None
 
 
 def load_private_key(settings: VonageSettings) -> Any:

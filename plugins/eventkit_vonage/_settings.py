@@ -49,7 +49,7 @@ class VonageSettings:
     private_key: Secret | None = setting(
         secret=True,
         env=("VONAGE_PRIVATE_KEY",),
-        help="the application's RSA private key as PEM text (PKCS#8 or PKCS#1); or use private_key_path",
+        help="the application's RSA private key: PEM text (PKCS#8 or PKCS#1) or the path of a key file, as the vonage SDK takes it",
     )
     private_key_path: str | None = setting(
         env=("VONAGE_PRIVATE_KEY_PATH", "VONAGE_APPLICATION_PRIVATE_KEY_PATH"),

@@ -82,6 +82,24 @@ def test_pkcs1_key_and_key_file_are_accepted(tmp_path: Path) -> None:
     assert _claims(from_file.token())["application_id"] == APPLICATION_ID
 
 
+def test_private_key_takes_a_file_path_as_the_vonage_sdk_does(tmp_path: Path) -> None:
+    # The vonage SDK's Auth(private_key=...) accepts a path; its users' settings carry one.
+    _pkcs8, pkcs1, _public = key_pair()
+    path = tmp_path / "private.key"
+    path.write_bytes(pkcs1)
+    with eventkit.connect("vonage", application_id=APPLICATION_ID, private_key=str(path)) as kit:
+        assert _claims(TokenMinter(kit.provider.settings).token())["application_id"] == APPLICATION_ID
+    with pytest.raises(SettingsError, match="or the path of a readable key file") as caught:
+        TokenMinter(
+            VonageSettings(application_id=APPLICATION_ID, private_key=eventkit.Secret(str(tmp_path / "absent")))
+        )
+    assert "absent" not in str(caught.value)
+    garbage = tmp_path / "garbage.key"
+    garbage.write_text(_garbage_pem())
+    with pytest.raises(SettingsError, match="unreadable"):
+        eventkit.connect("vonage", application_id=APPLICATION_ID, private_key=str(garbage))
+
+
 def test_escaped_newlines_from_environment_variables_are_accepted() -> None:
     flat = private_pem().strip().replace("\n", "\\n")
     with eventkit.connect(

@@ -54,6 +54,7 @@ from ._errors import (
 )
 from ._event import Event, parse_time
 from ._json import JSON, JSONObject, compact, compact_bytes, copy_json, json_problems
+from ._many import AsyncManyClient, ManyClient, connect_many, connect_many_async
 from ._provider import AsyncSender, ListenContext, Provider, SyncSender
 from ._results import RateLimit, Receipt, SendResult
 from ._retry import RetryLoop
@@ -81,6 +82,7 @@ __all__ = [
     "AmiTarget",
     "AppTarget",
     "AsyncClient",
+    "AsyncManyClient",
     "AsyncSender",
     "AuthenticationError",
     "CallTarget",
@@ -102,6 +104,7 @@ __all__ = [
     "HttpResponse",
     "JSONObject",
     "Limits",
+    "ManyClient",
     "ListenContext",
     "ListenMode",
     "MissingCredentialsError",
@@ -146,6 +149,8 @@ __all__ = [
     "compact_bytes",
     "connect",
     "connect_async",
+    "connect_many",
+    "connect_many_async",
     "copy_json",
     "error_for_status",
     "from_status",

@@ -77,8 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, help="stop after this many events")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings")
 
-    p = sub.add_parser("check", help="which providers accept this event at this target, and why not")
-    p.add_argument("--to", required=True, metavar="TARGET")
+    p = sub.add_parser("check", help="which providers would carry this event, where, what they change, and why not")
+    p.add_argument(
+        "--to",
+        metavar="TARGET",
+        help="narrow to one target or route (@name); without it every target kind each provider has is asked",
+    )
     p.add_argument("--name", required=True)
     p.add_argument("--data", metavar="JSON")
     p.add_argument("--sender", metavar="ID")
@@ -213,10 +217,11 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         out.write(json.dumps(report.to_dict(), indent=2) + "\n")
     else:
-        rows = [["provider", "accepts", "why not"]]
+        rows = [["provider", "accepts", "where", "why not / what changes"]]
         for verdict in report.verdicts:
-            why = verdict.error or "; ".join(str(v) for v in verdict.violations)
-            rows.append([verdict.provider, "yes" if verdict.accepted else "no", why or "-"])
+            where = verdict.target or ", ".join(verdict.accepted_kinds) or "-"
+            why = verdict.error or "; ".join(str(v) for v in verdict.violations) or "; ".join(verdict.changes)
+            rows.append([verdict.provider, "yes" if verdict.accepted else "no", where, why or "-"])
         _table(rows, out)
     return 0 if report.portable else EXIT_FAILED
 

@@ -8,13 +8,17 @@ sender, which returns one result per event.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, AsyncIterator, Iterable, Iterator, Mapping, Union
 
+import attrs
+
 from . import _registry
 from ._capabilities import ListenMode
 from ._codec import Codec
+from ._config import provider_section
 from ._errors import (
     CapabilityError,
     EventkitError,
@@ -27,10 +31,12 @@ from ._event import Event
 from ._portal import Portal
 from ._provider import AsyncSender, ListenContext, Provider, SyncSender
 from ._results import SendResult
+from ._routes import is_route, parse_routes, resolve_route
 from ._settings import (
     TRANSPORT_FIELDS,
     TransportSettings,
     env_name,
+    info_of,
     is_url,
     mask_url,
     resolve,
@@ -48,7 +54,10 @@ ProviderRef = Union[str, "type[Provider]"]
 
 def _open(
     name_or_url: ProviderRef, settings: Mapping[str, Any], environ: Mapping[str, str] | None
-) -> tuple[Provider, TransportSettings, str]:
+) -> tuple[Provider, TransportSettings, str, dict[str, str]]:
+    settings = dict(settings)
+    routes_given = settings.pop("routes", None)
+    config = settings.pop("config", None)
     transport_kwargs, provider_kwargs = split_transport(settings)
     from_url: dict[str, Any] = {}
     cls: type[Provider]
@@ -67,33 +76,47 @@ def _open(
     else:
         cls = _registry.load(name_or_url)
         shown = cls.name
-    provider_settings = resolve(cls.Settings, cls.name, kwargs=provider_kwargs, from_url=from_url, environ=environ)
-    transport = resolve_transport(cls.name, transport_kwargs, environ=environ)
+    env = os.environ if environ is None else environ
+    secret_names = frozenset(f.name for f in attrs.fields(cls.Settings) if info_of(f).secret)
+    from_config = provider_section(cls.name, config, env, secret_names)
+    routes_from_config = from_config.pop("routes", None)
+    transport_from_config, from_config = split_transport(from_config)
+    if routes_given is None:
+        routes_given = env.get(env_name(cls.name, "routes")) or routes_from_config
+    routes = parse_routes(routes_given, cls.name)
+    provider_settings = resolve(
+        cls.Settings, cls.name, kwargs=provider_kwargs, from_url=from_url, environ=env, from_config=from_config
+    )
+    transport = resolve_transport(cls.name, transport_kwargs, environ=env, from_config=transport_from_config)
     provider = cls(provider_settings)
     missing = provider.missing_credentials()
     if missing:
         hints = ", ".join(f"{m} (or {env_name(cls.name, m)})" for m in missing)
         raise MissingCredentialsError(f"{cls.name} needs {hints}", provider=cls.name)
-    return provider, transport, shown
+    return provider, transport, shown, routes
 
 
 def connect(name_or_url: ProviderRef, *, environ: Mapping[str, str] | None = None, **settings: Any) -> Client:
     """A blocking client for one provider: ``connect("stream", api_key=..., api_secret=...)``."""
-    provider, transport, shown = _open(name_or_url, settings, environ)
-    return Client(provider, transport, shown)
+    provider, transport, shown, routes = _open(name_or_url, settings, environ)
+    return Client(provider, transport, shown, routes)
 
 
 def connect_async(
     name_or_url: ProviderRef, *, environ: Mapping[str, str] | None = None, **settings: Any
 ) -> AsyncClient:
     """An async client; use it with ``async with`` so its connections close."""
-    provider, transport, shown = _open(name_or_url, settings, environ)
-    return AsyncClient(provider, transport, shown)
+    provider, transport, shown, routes = _open(name_or_url, settings, environ)
+    return AsyncClient(provider, transport, shown, routes)
 
 
 class _Base:
-    def __init__(self, provider: Provider, transport: TransportSettings, shown: str) -> None:
+    def __init__(
+        self, provider: Provider, transport: TransportSettings, shown: str, routes: Mapping[str, str] | None = None
+    ) -> None:
         self.provider = provider
+        self.routes: Mapping[str, str] = dict(routes or {})
+        """Route name (without ``@``) to this provider's target."""
         self.transport = transport
         self.url = shown
         """How this client was named, with any secret masked."""
@@ -127,8 +150,6 @@ class _Base:
             if id is not None:
                 changes["id"] = id
             if changes:
-                import attrs
-
                 event = attrs.evolve(event, **changes)
             return event
         if isinstance(event, Mapping):
@@ -145,7 +166,7 @@ class _Base:
         """Parse and validate; raises with every violation, before any I/O."""
         if event.target is None:
             raise ValidationError("no target: pass to=... or set Event.target")
-        target = parse_target(event.target)
+        target = parse_target(self.resolve_target(event.target))
         violations = self.provider.validate(event, target, self.codec)
         if violations:
             cls = UnsupportedTargetError if any(v.rule == "target" for v in violations) else ValidationError
@@ -155,6 +176,10 @@ class _Base:
                 cls = PayloadTooLargeError
             raise cls(violations=violations, provider=self.name)
         return target
+
+    def resolve_target(self, to: str) -> str:
+        """``to`` itself, or the target a route (``@name``) means for this provider."""
+        return resolve_route(to, self.routes, self.name) if is_route(to) else to
 
     def validate(
         self,
@@ -236,8 +261,10 @@ async def _filtered(source: AsyncIterator[Event], names: frozenset[str] | None) 
 class AsyncClient(_Base):
     """Async client for one provider. ``async with eventkit.connect_async(...) as kit:``."""
 
-    def __init__(self, provider: Provider, transport: TransportSettings, shown: str) -> None:
-        super().__init__(provider, transport, shown)
+    def __init__(
+        self, provider: Provider, transport: TransportSettings, shown: str, routes: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(provider, transport, shown, routes)
         self._sender: AsyncSender | None = None
         self._closed = False
 
@@ -325,8 +352,10 @@ class AsyncClient(_Base):
 class Client(_Base):
     """Blocking client for one provider. ``with eventkit.connect(...) as kit:``."""
 
-    def __init__(self, provider: Provider, transport: TransportSettings, shown: str) -> None:
-        super().__init__(provider, transport, shown)
+    def __init__(
+        self, provider: Provider, transport: TransportSettings, shown: str, routes: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(provider, transport, shown, routes)
         self._sender: SyncSender | None = None
         self._portal: Portal | None = None
         self._async_sender: AsyncSender | None = None

@@ -177,13 +177,15 @@ def resolve(
     kwargs: Mapping[str, Any],
     from_url: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
+    from_config: Mapping[str, Any] | None = None,
 ) -> Any:
-    """An instance of the settings class ``cls`` from the three sources."""
+    """An instance of the settings class ``cls`` from the four sources (the config file last)."""
     environ = os.environ if environ is None else environ
     from_url = from_url or {}
+    from_config = from_config or {}
     fields = {f.name: f for f in attrs.fields(cls)}
     hints = typing.get_type_hints(cls)
-    unknown = sorted(set(kwargs) - set(fields)) + sorted(set(from_url) - set(fields))
+    unknown = sorted({*kwargs, *from_url, *from_config} - set(fields))
     if unknown:
         raise SettingsError(
             f"unknown setting{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
@@ -200,7 +202,9 @@ def resolve(
         else:
             raw = _from_env(environ, provider, name, info.env)
             if raw is None:
-                continue
+                if name not in from_config:
+                    continue
+                raw = from_config[name]
         values[name] = _convert(raw, hints.get(name, Any), name, info.secret)
     try:
         return cls(**values)
@@ -235,9 +239,14 @@ def split_transport(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str
 
 
 def resolve_transport(
-    provider: str, kwargs: Mapping[str, Any], environ: Mapping[str, str] | None = None
+    provider: str,
+    kwargs: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+    from_config: Mapping[str, Any] | None = None,
 ) -> TransportSettings:
-    settings: TransportSettings = resolve(TransportSettings, provider, kwargs=kwargs, environ=environ)
+    settings: TransportSettings = resolve(
+        TransportSettings, provider, kwargs=kwargs, environ=environ, from_config=from_config
+    )
     return settings
 
 

@@ -52,9 +52,9 @@ class SignalWireCodec:
     def credential_violations(self) -> list[Violation]:
         out = []
         if not self.settings.project_id or not self.settings.api_token:
-            out.append(Violation("credentials", "required", "REST sends need project_id and api_token", PROVIDER))
+            out.append(Violation("credentials", "settings", "REST sends need project_id and api_token", PROVIDER))
         if self.settings.rest_base_url is None:
-            out.append(Violation("space", "required", "REST sends need space or base_url", PROVIDER))
+            out.append(Violation("space", "settings", "REST sends need space or base_url", PROVIDER))
         return out
 
     def validate(self, event: Event, target: Target) -> list[Violation]:

@@ -86,7 +86,10 @@ class VonageProvider(Provider):
         return self._tokens
 
     def codec(self) -> VonageCodec:
-        return VonageCodec(self.settings, self.tokens())
+        if not self.missing_credentials():
+            self.tokens()  # parse the key now: a bad key fails at connect, not at the first send
+        # Without credentials (eventkit check) the codec still validates; it mints only to encode.
+        return VonageCodec(self.settings, self.tokens)
 
     def webhook_codec(self) -> VonageWebhookCodec:
         if self._webhooks is None:

@@ -7,7 +7,7 @@ here and removed by the webhook decoder, so names round-trip unchanged.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import eventkit
 from eventkit import (
@@ -41,9 +41,10 @@ def wire_body(event: Event) -> dict[str, Any]:
 class VonageCodec:
     """Validates, encodes and reads answers; the name/size limits are the provider's declared ones."""
 
-    def __init__(self, settings: VonageSettings, tokens: TokenMinter) -> None:
+    def __init__(self, settings: VonageSettings, tokens: Callable[[], TokenMinter]) -> None:
+        """``tokens`` is called when a request is encoded: validating needs no key (``eventkit check``)."""
         self.settings = settings
-        self.tokens = tokens
+        self._tokens = tokens
         self.api_url = settings.api_url
 
     def __repr__(self) -> str:
@@ -82,7 +83,7 @@ class VonageCodec:
             "POST",
             join_url(self.api_url, *events_path(target.conversation_id)),
             {
-                "Authorization": f"Bearer {self.tokens.token()}",
+                "Authorization": f"Bearer {self._tokens().token()}",
                 "Content-Type": "application/json",
                 "Accept": "application/json",
                 "User-Agent": USER_AGENT,

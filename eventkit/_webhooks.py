@@ -15,7 +15,7 @@ import inspect
 import json
 import logging
 import time
-from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Iterable, Mapping, Union
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Iterable, Mapping, MutableMapping, Union
 
 from ._codec import WebhookCodec
 from ._errors import AuthenticationError, EventkitError
@@ -28,9 +28,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("eventkit.webhooks")
 
 Handler = Callable[[Event], Union[Awaitable[None], None]]
-Scope = Mapping[str, Any]
-Receive = Callable[[], Awaitable[Mapping[str, Any]]]
-Send = Callable[[Mapping[str, Any]], Awaitable[None]]
+# The ASGI spec's types (as asgiref and Starlette spell them), so the receiver mounts anywhere.
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
 
 
 class _Seen:

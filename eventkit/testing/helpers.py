@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from eventkit import Event
 
 if TYPE_CHECKING:
+    import pytest
+
     from .sandbox import Sandbox
 
 CAPABILITY_KINDS = ("target", "listen", "payload")
@@ -79,7 +81,7 @@ def for_each_provider(
     target: str | None = None,
     listen: str | None = None,
     payload: str | None = None,
-) -> Any:
+) -> pytest.MarkDecorator:
     """A pytest mark: run the test once per built-in sandbox that matches, as ``eventkit_provider``.
 
     >>> @for_each_provider(capability="listen:webhook")          # doctest: +SKIP

@@ -199,6 +199,19 @@ def decode_ari_event(message: Any, raw: Any = None) -> Event | None:
     )
 
 
+def decode_ari_frame(text: str | bytes) -> Event | None:
+    """One ARI websocket frame as an event (``None`` for other message types).
+
+    Every bad frame raises :class:`ProtocolError`: not JSON, bad UTF-8, nesting too deep
+    for the parser (``RecursionError``), or a ``ChannelUserevent`` without its fields.
+    """
+    try:
+        message = json.loads(text)
+    except (ValueError, RecursionError):
+        raise ProtocolError("an ARI websocket frame is not JSON", provider=PROVIDER) from None
+    return decode_ari_event(message, text if isinstance(text, str) else text.decode("utf-8", "replace"))
+
+
 def validate_any(event: Event, target: Target) -> list[Violation]:
     """Per-target rules: AMI's line rules for ``ami``, ARI's for ``app:``."""
     if isinstance(target, AppTarget):

@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("listen", help="print one JSON line per received event")
     p.add_argument("provider", metavar="PROVIDER_OR_URL")
     p.add_argument("--name", action="append", dest="names", metavar="NAME", help="only these names (repeatable)")
-    p.add_argument("--via", help="listen mode (default: the provider's first)")
+    p.add_argument("--via", help="listen mode (default: the provider's, from the credentials given)")
     p.add_argument("--host", default="127.0.0.1", help="webhook server address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="webhook server port (default 8080)")
     p.add_argument("--count", type=int, help="stop after this many events")
@@ -185,8 +185,7 @@ def cmd_listen(args: argparse.Namespace, out: TextIO) -> int:
 
     async def run() -> None:
         async with connect_async(args.provider, **settings) as kit:
-            context_modes = kit.provider.capabilities.listen
-            via = ListenMode(args.via) if args.via else (context_modes[0] if context_modes else None)
+            via = ListenMode(args.via) if args.via else kit.provider.default_listen_mode()
             options: dict[str, Any] = {
                 "on_ready": lambda address: print(f"listening: {address}", file=sys.stderr, flush=True)
             }

@@ -223,7 +223,7 @@ class _Base:
         if not modes:
             raise CapabilityError(f"{self.name} does not listen", provider=self.name)
         if via is None:
-            mode = modes[0]
+            mode = self.provider.default_listen_mode() or modes[0]
         else:
             try:
                 mode = ListenMode(via)

@@ -89,6 +89,8 @@ def parse_object(text: str | bytes, what: str = "data") -> JSONObject:
         value = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValueError(f"{what} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ValueError(f"{what} is nested too deeply to parse") from None
     if not isinstance(value, dict):
         raise ValueError(f"{what} must be a JSON object, not {type(value).__name__}")
     return value

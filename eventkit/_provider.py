@@ -131,6 +131,15 @@ class Provider(abc.ABC):
             return HttpSender(self, codec, transport, stats)
         return None
 
+    def default_listen_mode(self) -> ListenMode | None:
+        """The mode ``listen()`` and ``eventkit listen`` use when none is named.
+
+        The first declared mode, unless the provider knows better from its settings
+        (Asterisk given only ARI credentials listens over the ARI websocket, not AMI).
+        """
+        modes = self.capabilities.listen
+        return modes[0] if modes else None
+
     def listen(self, context: ListenContext) -> AsyncIterator[Event]:
         """Yield received events until cancelled. Webhook providers get the core receiver."""
         if context.via is ListenMode.WEBHOOK and self.webhook_codec() is not None:

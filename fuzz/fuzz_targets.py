@@ -1,9 +1,10 @@
 """Fuzz targets: every decoder of peer input and every encoder's validation, with valid seeds.
 
 Each :class:`FuzzTarget` takes one generated input and runs the code a listener or
-webhook receiver runs on it. ``allowed`` lists what the decoder is documented to
-raise (eventkit's typed errors; the JSON stage's ``ValueError`` where a listener
-parses JSON before decoding); anything else is an unhandled exception, a bug.
+webhook receiver runs on it, from the raw bytes on. A decoder may refuse input only
+with one of eventkit's typed errors (:class:`eventkit.EventkitError`); anything else
+(``ValueError``, ``RecursionError``, ``KeyError``, ...) is an unhandled exception, a bug.
+There are no per-target exemptions.
 
 Inputs are seeded mutations of valid frames (byte flips, truncations, insertions,
 splices, structure-aware JSON edits), so 100k per decoder run in seconds and
@@ -38,7 +39,6 @@ class FuzzTarget:
     name: str
     run: Callable[[bytes, random.Random], object]
     seeds: tuple[bytes, ...]
-    allowed: tuple[type[BaseException], ...] = (EventkitError,)
     json: bool = True
     """Whether inputs are JSON text (structure-aware mutations apply)."""
 
@@ -122,6 +122,15 @@ STREAM_SEEDS = tuple(
         {"type": "custom_user", "payload": {"n": 1}, "user": {"id": "listener"}, "created_at": "2024-06-10T12:00:00Z"},
         {"type": "message.new", "cid": "messaging:general", "message": {"text": "x"}},
         {"type": "health.check", "connection_id": "c", "cid": "*"},
+    )
+)
+
+STREAM_FIRST_SEEDS = tuple(
+    json.dumps(v).encode()
+    for v in (
+        {"type": "health.check", "connection_id": "c-1", "cid": "*", "me": {"id": "listener"}},
+        {"error": {"code": 43, "message": "signature invalid", "StatusCode": 401}},
+        {"error": {"code": 9, "message": "slow down", "StatusCode": 429}},
     )
 )
 
@@ -301,10 +310,10 @@ def _ami(data: bytes, rng: random.Random) -> object:
 
 
 def _ari(data: bytes, rng: random.Random) -> object:
-    from eventkit_asterisk._ari_codec import decode_ari_event
+    from eventkit_asterisk._ari_codec import decode_ari_frame
 
-    text = data.decode("utf-8", "replace")
-    return decode_ari_event(json.loads(text), text)
+    # websockets hands a listener str for text frames and bytes for binary ones.
+    return decode_ari_frame(data.decode("utf-8", "replace") if rng.random() < 0.5 else data)
 
 
 def _relay(data: bytes, rng: random.Random) -> object:
@@ -317,9 +326,15 @@ def _relay(data: bytes, rng: random.Random) -> object:
 
 
 def _stream_ws(data: bytes, rng: random.Random) -> object:
-    from eventkit_stream._wire import decode_event
+    from eventkit_stream._wire import decode_frame
 
-    return decode_event(json.loads(data), source="stream:ws:listener", user="listener")
+    return decode_frame(data, source="stream:ws:listener", user="listener")
+
+
+def _stream_ws_first(data: bytes, rng: random.Random) -> object:
+    from eventkit_stream._codec import connection_id
+
+    return connection_id(data if rng.random() < 0.5 else data.decode("utf-8", "replace"))
 
 
 @functools.cache
@@ -465,28 +480,82 @@ _EVENT_SEEDS = (
 )
 
 
+# HTTP answers: what a platform (or a proxy in front of it) answers a send is peer input too.
+
+_SENDS = {
+    "stream": ("order_ready", {"a": 1}, "channel:messaging:general", "bot"),
+    "vonage": ("order_ready", {"a": 1}, "conversation:CON-6b4a3f1e-2c7d-4e8f-9a0b-1c2d3e4f5a6b", None),
+    "signalwire": ("order_ready", {"a": 1}, "call:0c3c2a2e-1b7a-4c53-8f59-8a3d1f4b7f10", None),
+    "asterisk-ari": ("OrderReady", {"a": 1}, "app:ek", None),
+}
+_STATUSES = (200, 201, 204, 400, 401, 403, 404, 409, 413, 422, 429, 500, 502, 503)
+
+ANSWER_SEEDS = tuple(
+    json.dumps(v).encode()
+    for v in (
+        {"event": {"type": "order_ready", "cid": "messaging:general", "created_at": "2024-06-10T12:00:00Z"}},
+        {"duration": "0.12ms"},
+        {"code": 4, "message": "bad input", "StatusCode": 400, "exception_fields": {"type": "required"}},
+        {"code": 9, "message": "Too many requests", "StatusCode": 429, "unrecoverable": False},
+        {"id": 5, "type": "custom:order_ready", "timestamp": "2024-06-10T12:00:00.000Z", "_links": {"self": {}}},
+        {"type": "https://developer.vonage.com/api-errors#bad-request", "title": "Bad request", "detail": "x"},
+        {"id": "0c3c2a2e-1b7a-4c53-8f59-8a3d1f4b7f10", "status": "answered", "type": "phone"},
+        {"errors": [{"code": "invalid_parameter", "message": "bad", "attribute": "params"}]},
+        {"message": "Application not found"},
+    )
+)
+
+
+@functools.cache
+def _request(provider: str) -> tuple[Any, Any]:
+    kit = _kit(provider)
+    name, data, to, sender = _SENDS[provider]
+    event = kit.make_event(name, data, to=to, sender=sender)
+    target = kit.prepare(event)
+    if provider == "asterisk-ari":
+        from eventkit_asterisk import AriCodec
+
+        codec: Any = AriCodec(kit.provider.settings)
+    else:
+        codec = kit.provider.codec()
+    return codec, codec.encode(event, target)
+
+
+def _answers(provider: str) -> Callable[[bytes, random.Random], object]:
+    def run(data: bytes, rng: random.Random) -> object:
+        from eventkit import HttpResponse
+
+        codec, request = _request(provider)
+        status = rng.choice([*_STATUSES, rng.randint(100, 599)])
+        headers = {"content-type": "application/json", "retry-after": "2", "x-ratelimit-reset": "1718000000"}
+        return codec.parse_response(request, HttpResponse(status, _fuzz_headers(rng, headers), data))
+
+    return run
+
+
 def all_targets() -> dict[str, FuzzTarget]:
     targets = [
         FuzzTarget("ami_frames", _ami, AMI_SEEDS, json=False),
-        # decode_ari_event raises ProtocolError for a ChannelUserevent lacking its fields; the
-        # listeners parse JSON first and drop ValueError/RecursionError from that stage.
-        FuzzTarget("ari_frames", _ari, ARI_SEEDS, (EventkitError, ValueError, RecursionError)),
+        FuzzTarget("ari_frames", _ari, ARI_SEEDS),
         FuzzTarget("relay_frames", _relay, RELAY_SEEDS),
-        FuzzTarget("stream_ws_frames", _stream_ws, STREAM_SEEDS, (EventkitError, ValueError, RecursionError)),
+        FuzzTarget("stream_ws_frames", _stream_ws, STREAM_SEEDS),
+        FuzzTarget("stream_ws_first_frame", _stream_ws_first, STREAM_FIRST_SEEDS),
         FuzzTarget("stream_webhooks", _stream_webhook, STREAM_SEEDS),
         FuzzTarget("vonage_webhooks", _vonage_webhook, VONAGE_SEEDS),
         FuzzTarget("signalwire_swml_fetch", _swml_fetch, SWML_SEEDS),
     ]
+    for provider in _SENDS:
+        targets.append(FuzzTarget(f"answers_{provider}", _answers(provider), ANSWER_SEEDS))
     for provider in _TARGETS:
         targets.append(FuzzTarget(f"validate_{provider}", _validate(provider), _EVENT_SEEDS))
     return {t.name: t for t in targets}
 
 
 def run_one(target: FuzzTarget, data: bytes, rng: random.Random) -> BaseException | None:
-    """``None`` when the input was handled (decoded, or refused with an allowed error); else the exception."""
+    """``None`` when the input was handled (decoded, or refused with a typed eventkit error); else the exception."""
     try:
         target.run(data, rng)
-    except target.allowed:
+    except EventkitError:
         return None
     except Exception as exc:  # the point: anything else is a finding
         return exc

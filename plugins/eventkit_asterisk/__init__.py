@@ -33,14 +33,22 @@ from eventkit import (
 from eventkit._stats import Counters
 
 from ._ami_codec import MAX_AMI_KEYS, MAX_LINE_CONTENT, ami_error, decode_user_event, encode_ami
-from ._ari_codec import AriCodec, decode_ari_event, validate_any
-from ._dialplan import render_extensions_line, render_user_event, validate_dialplan
+from ._ari_codec import AriCodec, decode_ari_event, decode_ari_frame, validate_any
+from ._dialplan import (
+    DIALPLAN_LINE_ROOM,
+    MAX_DIALPLAN_LINE_BYTES,
+    render_extensions_line,
+    render_user_event,
+    validate_dialplan,
+)
 from ._frames import AmiFrame, AmiParser, MalformedFrame, encode_action
 from ._settings import AsteriskSettings, settings_from_url
 from ._values import MARKER, decode_value, encode_value
 
 __all__ = [
+    "DIALPLAN_LINE_ROOM",
     "MARKER",
+    "MAX_DIALPLAN_LINE_BYTES",
     "AmiFrame",
     "AmiParser",
     "AriCodec",
@@ -50,6 +58,7 @@ __all__ = [
     "MalformedFrame",
     "ami_error",
     "decode_ari_event",
+    "decode_ari_frame",
     "decode_user_event",
     "decode_value",
     "encode_action",
@@ -105,8 +114,11 @@ class AsteriskProvider(Provider):
                 "AMI: 128 lines per action (so 125 keys), 1022 bytes per 'Key: value' line, no CR/LF/NUL, "
                 "keys without ':' or surrounding whitespace, not Action/ActionID/UserEvent/Event/Privilege/"
                 "Response/eventname, unique ignoring case",
-                "ARI: request body at most 40960 bytes; sources channel:, bridge:, endpoint: only",
-                "dialplan: at most 100 keys; no '${' or '$[', values without surrounding whitespace",
+                "ARI: request body at most 40960 bytes; integers within signed 64 bits; "
+                "sources channel:, bridge:, endpoint: only",
+                "dialplan: at most 100 keys; no '${' or '$[', values without surrounding whitespace; "
+                f"an extensions.conf line at most {MAX_DIALPLAN_LINE_BYTES} bytes (Asterisk skips longer lines), "
+                f"of which render_user_event leaves {DIALPLAN_LINE_ROOM} for the line's start",
             ),
         ),
         description="Asterisk 12+: AMI UserEvent action and event, ARI user events, dialplan UserEvent().",
@@ -122,6 +134,17 @@ class AsteriskProvider(Provider):
         if s.has_ami or s.has_ari:
             return []
         return ["username", "secret"] if not s.ari_url else ["ari_username", "ari_password"]
+
+    def default_listen_mode(self) -> ListenMode:
+        """ARI credentials alone (an ``ari://`` URL) listen on the ARI websocket; otherwise AMI.
+
+        With both sets AMI stays the default: it sees every user event, dialplan ones
+        included, where an ARI application sees only its own and its channels'.
+        """
+        s: AsteriskSettings = self.settings
+        if s.has_ari and not s.has_ami:
+            return ListenMode.WEBSOCKET
+        return ListenMode.TCP
 
     def codec(self) -> Codec:
         return AsteriskCodec(self.settings)

@@ -39,6 +39,9 @@ MAX_BODY_BYTES = 40960
 """``MAX_CONTENT_LENGTH`` of Asterisk's HTTP server: larger bodies get 413."""
 MAX_SOURCES = 127
 """The query form of ``source`` takes fewer than 128 values (``MAX_VALS``)."""
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+"""Asterisk parses ARI bodies with jansson, whose integers are 64-bit (``json_int_t``): on Asterisk
+22.10.1 a variable of ``2**63`` gets ``400 Error parsing request body``; ``-2**63`` passes."""
 SOURCE_KINDS = ("channel", "bridge", "endpoint")
 """The only source schemes ``stasis_app_user_event`` implements (deviceState gives 400)."""
 
@@ -110,8 +113,32 @@ def _strings_with_breaks(value: Any, path: str, out: list[str]) -> None:
             _strings_with_breaks(item, f"{path}[{index}]", out)
 
 
+def _wide_integers(value: Any, path: str, out: list[str]) -> None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not INT64_MIN <= value <= INT64_MAX:
+            out.append(path)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _wide_integers(item, f"{path}.{key}", out)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _wide_integers(item, f"{path}[{index}]", out)
+
+
 def validate_ari(event: Event, target: AppTarget) -> list[Violation]:
     out: list[Violation] = []
+    wide: list[str] = []
+    _wide_integers(event.data, "data", wide)
+    out.extend(
+        Violation(
+            path,
+            "int64",
+            "Asterisk's JSON parser holds signed 64-bit integers only (ARI answers 400 Error parsing request body); "
+            "send a larger number as a string",
+            PROVIDER,
+        )
+        for path in wide
+    )
     for key in event.data:
         if key.lower() == "eventname":
             out.append(Violation(f"data.{key}", "reserved", "Asterisk overwrites 'eventname' with the name", PROVIDER))
@@ -197,6 +224,19 @@ def decode_ari_event(message: Any, raw: Any = None) -> Event | None:
         source=source or (f"app:{application}" if isinstance(application, str) else None),
         meta=meta,
     )
+
+
+def decode_ari_frame(text: str | bytes) -> Event | None:
+    """One ARI websocket frame as an event (``None`` for other message types).
+
+    Every bad frame raises :class:`ProtocolError`: not JSON, bad UTF-8, nesting too deep
+    for the parser (``RecursionError``), or a ``ChannelUserevent`` without its fields.
+    """
+    try:
+        message = json.loads(text)
+    except (ValueError, RecursionError):
+        raise ProtocolError("an ARI websocket frame is not JSON", provider=PROVIDER) from None
+    return decode_ari_event(message, text if isinstance(text, str) else text.decode("utf-8", "replace"))
 
 
 def validate_any(event: Event, target: Target) -> list[Violation]:

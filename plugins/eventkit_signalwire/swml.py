@@ -10,7 +10,7 @@ built elsewhere (or edited after rendering) can be checked before it is served.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Literal, Mapping, Union
+from typing import Any, Callable, Iterable, Literal, Mapping, Union
 
 from eventkit import Event, JSONObject, ValidationError, Violation
 from eventkit._json import copy_json, json_problems
@@ -18,10 +18,66 @@ from eventkit._json import copy_json, json_problems
 from ._wire import PROVIDER, event_object, name_key_violations, object_violations
 
 SWML_VERSION = "1.0.0"
+
+SWML_VERBS = frozenset(
+    {
+        "ai",
+        "ai_sidecar",
+        "amazon_bedrock",
+        "answer",
+        "cond",
+        "connect",
+        "denoise",
+        "detect_machine",
+        "enter_queue",
+        "execute",
+        "goto",
+        "hangup",
+        "join_conference",
+        "join_room",
+        "label",
+        "live_transcribe",
+        "live_translate",
+        "pay",
+        "play",
+        "prompt",
+        "receive_fax",
+        "record",
+        "record_call",
+        "request",
+        "return",
+        "send_digits",
+        "send_fax",
+        "send_sms",
+        "set",
+        "sip_refer",
+        "sleep",
+        "stop_denoise",
+        "stop_record_call",
+        "stop_stream",
+        "stop_tap",
+        "stream",
+        "switch",
+        "tap",
+        "transcribe",
+        "transcribe_stop",
+        "transfer",
+        "unset",
+        "user_event",
+    }
+)
+"""The verbs of SignalWire's calling SWML schema: one key of each ``SWMLMethod`` alternative.
+
+Source: signalwire/docs ``specs/swml/calling/tsp-output/@typespec/json-schema/SWMLObject.json``
+(``$defs.SWMLMethod.anyOf``; every alternative is an object with exactly that one key and no
+other). The schema shipped in the ``signalwire-agents`` SDK (1.1.0) lists a subset. A test
+compares this set with both, so a schema that adds a verb shows up as a failing test.
+"""
 Format = Literal["json", "yaml"]
 EventLike = Union[Event, Mapping[str, Any]]
 
 __all__ = [
+    "SWML_VERBS",
     "SWML_VERSION",
     "render",
     "swml_document",
@@ -77,7 +133,10 @@ def swml_document(
     then: Iterable[Mapping[str, Any]] = (),
 ) -> JSONObject:
     """A whole SWML document whose ``main`` section fires the events, then runs ``then`` verbs."""
-    main: list[Any] = [*user_event_verbs(events, name_key=name_key), *(dict(verb) for verb in then)]
+    main: list[Any] = [
+        *user_event_verbs(events, name_key=name_key),
+        *(dict(verb) if isinstance(verb, Mapping) else verb for verb in then),
+    ]
     document: JSONObject = {"version": SWML_VERSION, "sections": {"main": main}}
     violations = swml_violations(document)
     if violations:
@@ -108,12 +167,15 @@ def render(value: Any, format: Format = "json") -> str:
 
 
 def swml_violations(document: Any) -> list[Violation]:
-    """Every way ``document`` breaks the SWML schema's rules for its root and its ``user_event`` verbs.
+    """Every way ``document`` breaks the SWML schema's rules for its root, its verbs and ``user_event``.
 
     Root: only ``version`` (the string ``"1.0.0"``) and ``sections``; ``sections``
-    an object holding a ``main`` array; every section an array of verbs, each
-    an object with one key. ``user_event``: exactly ``{"event": <object>}``.
-    Other verbs are SignalWire's to judge and pass untouched.
+    an object holding a ``main`` array; every section an array of verbs. A verb
+    is what the schema's ``SWMLMethod`` allows: an object with exactly one key,
+    a name from :data:`SWML_VERBS`. A bare string such as ``"answer"`` is not a
+    verb (SignalWire's schema and its SDK's validator refuse it): write
+    ``{"answer": {}}``. ``user_event``: exactly ``{"event": <object>}``. The
+    bodies of other verbs are SignalWire's to judge and pass untouched.
     """
 
     def bad(field: str, rule: str, message: str) -> None:
@@ -140,19 +202,30 @@ def swml_violations(document: Any) -> list[Violation]:
             bad(where, "array", "a section is an array of verbs")
             continue
         for index, verb in enumerate(verbs):
-            at = f"{where}[{index}]"
-            if not isinstance(verb, Mapping) or len(verb) != 1:
-                if not (isinstance(verb, str) and verb):  # bare-string verbs such as "answer"
-                    bad(at, "verb", "a verb is an object with exactly one key")
-                continue
-            if "user_event" in verb:
-                body = verb["user_event"]
-                if not isinstance(body, Mapping) or "event" not in body:
-                    bad(f"{at}.user_event", "required", "user_event needs an event")
-                    continue
-                for key in body:
-                    if key != "event":
-                        bad(f"{at}.user_event.{key}", "unknown", "user_event holds only event")
-                if not isinstance(body["event"], Mapping):
-                    bad(f"{at}.user_event.event", "object", "event must be a JSON object")
+            _verb_violations(verb, f"{where}[{index}]", bad)
     return out
+
+
+def _verb_violations(verb: Any, at: str, bad: Callable[[str, str, str], None]) -> None:
+    if isinstance(verb, str):
+        shown = json.dumps(verb, ensure_ascii=False)
+        bad(at, "verb", f"a verb is an object, not the string {shown}: write {{{shown}: {{}}}}")
+        return
+    if not isinstance(verb, Mapping) or len(verb) != 1:
+        bad(at, "verb", "a verb is an object with exactly one key, the verb's name")
+        return
+    (key,) = verb
+    if key not in SWML_VERBS:
+        bad(at, "unknown_verb", f"{key!r} is not a verb of SignalWire's SWML schema")
+        return
+    if key != "user_event":
+        return
+    body = verb["user_event"]
+    if not isinstance(body, Mapping) or "event" not in body:
+        bad(f"{at}.user_event", "required", "user_event needs an event")
+        return
+    for field in body:
+        if field != "event":
+            bad(f"{at}.user_event.{field}", "unknown", "user_event holds only event")
+    if not isinstance(body["event"], Mapping):
+        bad(f"{at}.user_event.event", "object", "event must be a JSON object")

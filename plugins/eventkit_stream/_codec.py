@@ -14,9 +14,11 @@ import eventkit
 from eventkit import (
     ChannelTarget,
     Event,
+    EventkitError,
     HttpRequest,
     HttpResponse,
     JSONObject,
+    ProtocolError,
     Receipt,
     Target,
     UserTarget,
@@ -32,7 +34,7 @@ from eventkit import (
 from ._errors import error_from_response
 from ._settings import StreamSettings
 from ._tokens import server_token
-from ._wire import BUILTIN_EVENTS, OWNED_FIELDS, PROVIDER
+from ._wire import BUILTIN_EVENTS, OWNED_FIELDS, PROVIDER, parse_frame
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 CLIENT_ID = f"eventkit-{eventkit.__version__}"
@@ -178,3 +180,29 @@ def _segment_problems(value: str, field: str) -> list[Violation]:
     except ValidationError as exc:
         return [_violation(v.field, v.rule, v.message) for v in exc.violations]
     return []
+
+
+def connection_id(raw: str | bytes) -> str:
+    """The websocket's first frame: the ``connection_id`` of its ``health.check``.
+
+    An ``{"error": {...}}`` frame (refused credentials, vendor note §4.1) raises the
+    error its ``StatusCode`` maps to; anything else that is not a health check with a
+    connection id (not JSON, nested too deep, another shape) raises :class:`ProtocolError`.
+    No other exception leaves this function, whatever ``raw`` holds.
+    """
+    first = parse_frame(raw)
+    if isinstance(first, dict) and isinstance(first.get("error"), dict):
+        error = first["error"]
+        status = error.get("StatusCode")
+        if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
+            status = 401
+        try:
+            body = json_body(error)
+        except (ValueError, TypeError, RecursionError):
+            body = b"{}"
+        mapped: EventkitError = error_from_response(HttpResponse(status, {}, body))
+        raise mapped
+    found = first.get("connection_id") if isinstance(first, dict) else None
+    if not isinstance(found, str) or not found:
+        raise ProtocolError("the first frame carries no connection_id", provider=PROVIDER)
+    return found

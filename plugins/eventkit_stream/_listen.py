@@ -30,11 +30,11 @@ from eventkit import (
     wait_within,
 )
 
-from ._codec import CLIENT_ID
+from ._codec import CLIENT_ID, connection_id
 from ._errors import error_from_response
 from ._settings import StreamSettings
 from ._tokens import user_token
-from ._wire import PROVIDER, decode_event, is_builtin
+from ._wire import PROVIDER, decode_frame, is_builtin
 
 if TYPE_CHECKING:
     import httpx
@@ -198,22 +198,15 @@ class WebsocketListener:
 
     async def _handshake(self, ws: Any, timeout: float) -> str:
         """The first frame: ``health.check`` with the connection id, or an error and a close."""
+        raw = await wait_within(ws.recv(), timeout)
         try:
-            raw = await wait_within(ws.recv(), timeout)
-            first = json.loads(raw)
-        except ValueError:
-            raise _Retry("the first frame is not JSON") from None
-        if isinstance(first, dict) and isinstance(first.get("error"), dict):
-            error = first["error"]
-            status = error.get("StatusCode") if isinstance(error.get("StatusCode"), int) else 401
-            mapped = error_from_response(HttpResponse(status, {}, json_body(error)))
-            if mapped.retryable:
-                raise _Retry(f"connect refused with {status}")
-            raise mapped
-        connection_id = first.get("connection_id") if isinstance(first, dict) else None
-        if not isinstance(connection_id, str) or not connection_id:
-            raise _Retry("the first frame carries no connection_id")
-        return connection_id
+            return connection_id(raw)
+        except ProtocolError as exc:  # garbage instead of a health check: a new session may do better
+            raise _Retry(exc.message) from None
+        except EventkitError as exc:
+            if exc.retryable:
+                raise _Retry(f"connect refused with {exc.status}") from None
+            raise
 
     async def _watch(self, http: httpx.AsyncClient, connection_id: str, cid: str) -> None:
         """``POST /channels/{type}/{id}/query`` with ``watch: true`` ties the channel to this connection."""
@@ -255,12 +248,11 @@ class WebsocketListener:
     def _frame(self, raw: str | bytes) -> Event | None:
         """A custom event, or ``None`` for health checks, skipped built-ins and dropped garbage."""
         try:
-            obj = json.loads(raw)
-            if isinstance(obj, dict) and obj.get("type") == "health.check":
-                return None
-            event = decode_event(obj, source=f"stream:ws:{self.user}", user=self.user)
-        except (ValueError, RecursionError, ProtocolError, EventkitError):
+            event = decode_frame(raw, source=f"stream:ws:{self.user}", user=self.user)
+        except EventkitError:
             self.stats.incr("dropped_frames")
+            return None
+        if event is None:
             return None
         if is_builtin(event.name) and not self.settings.builtin_events:
             self.stats.incr("skipped_builtin")

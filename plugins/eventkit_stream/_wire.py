@@ -8,38 +8,59 @@ on receipt (everything else is data).
 
 from __future__ import annotations
 
+import json
 from typing import Any, Mapping
 
 from eventkit import Event, JSONObject, ProtocolError, ValidationError, parse_time
 
 PROVIDER = "stream"
 
-OWNED_FIELDS = frozenset(
+WSEVENT_FIELDS = frozenset(
     {
-        # EventRequest / WSEvent fields (vendor note §1.3, §1.4, §6)
+        "automoderation",
+        "automoderation_scores",
+        "channel",
+        "channel_id",
+        "channel_last_message_at",
+        "channel_type",
+        "cid",
+        "connection_id",
+        "created_at",
+        "created_by",
+        "custom",
+        "me",
+        "member",
+        "message",
+        "message_update",
+        "parent_id",
+        "poll",
+        "poll_vote",
+        "reaction",
+        "reason",
+        "team",
+        "thread",
+        "thread_id",
         "type",
         "user",
         "user_id",
-        "cid",
-        "channel_id",
-        "channel_type",
-        "created_at",
-        "received_at",
-        "custom",
-        "connection_id",
-        "parent_id",
-        "team",
         "watcher_count",
-        "message",
-        "channel",
-        "member",
-        "me",
-        "reaction",
-        "thread",
-        "created_by",
+    }
+)
+"""The properties of ``WSEvent``, the shape of every event Stream delivers.
+
+Taken once from Stream's chat OpenAPI, GetStream/protocol ``openapi/chat-openapi.yaml``
+(v236.0.4, ``components.schemas.WSEvent.properties``). A test reads the spec and fails when
+this set and the spec's list differ, so regenerate it from the spec when the spec changes.
+"""
+
+OWNED_FIELDS = WSEVENT_FIELDS | frozenset(
+    {
+        # Not on WSEvent but on other event schemas of the same OpenAPI: ``received_at``
+        # (HealthCheckEvent, CustomEvent), ``channel_member_count`` (Channel*Event, Member*Event),
+        # ``members`` (UserGroupMember*Event).
+        "received_at",
         "members",
         "channel_member_count",
-        "channel_last_message_at",
     }
 )
 """Top-level event fields Stream owns; custom data may not use these names."""
@@ -98,6 +119,27 @@ BUILTIN_EVENTS = frozenset(
 def is_builtin(name: str) -> bool:
     """Built-in types use '.', which user custom events may not (vendor note §5.3)."""
     return name in BUILTIN_EVENTS or "." in name
+
+
+def parse_frame(raw: str | bytes) -> Any:
+    """A websocket frame's JSON; anything else is a :class:`ProtocolError`, never another exception.
+
+    ``json.loads`` raises ``ValueError`` for bad JSON or bad UTF-8 and ``RecursionError`` for
+    deep nesting (a frame of 2,000 ``[`` is enough): a listener must turn every one of them
+    into a typed error it can count, not end on it.
+    """
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ProtocolError("a Stream websocket frame is not JSON", provider=PROVIDER) from None
+
+
+def decode_frame(raw: str | bytes, *, source: str, user: str | None = None) -> Event | None:
+    """One websocket frame as an event; ``None`` for a ``health.check``; :class:`ProtocolError` otherwise."""
+    obj = parse_frame(raw)
+    if isinstance(obj, dict) and obj.get("type") == "health.check":
+        return None
+    return decode_event(obj, source=source, user=user)
 
 
 def decode_event(obj: Any, *, source: str, user: str | None = None, id: str | None = None) -> Event:

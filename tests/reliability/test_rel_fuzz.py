@@ -102,3 +102,24 @@ def test_relay_unhashable_event_type_is_not_a_user_event() -> None:
     assert is_user_event({"event_type": {"a": 1}}) is False
     assert is_user_event({"event_type": ["calling.user_event"]}) is False
     assert is_user_event({"event_type": "calling.user_event"}) is True
+
+
+DEEP_INPUTS = (b"[" * 2000, b'{"a":' * 2000, b'{"type": "x", "a": ' + b"[" * 2000, b"[" * 2000 + b"]" * 2000)
+
+
+@pytest.mark.parametrize("name", [n for n in DECODERS if TARGETS[n].json])
+def test_deep_nesting_is_a_typed_error_for_every_json_decoder(name: str) -> None:
+    """Issue 19: 2,000 nested ``[`` made json.loads raise RecursionError out of two decoders."""
+    for data in DEEP_INPUTS:
+        for seed in range(4):  # the targets pick str or bytes, header garbling, ... from the rng
+            _check(name, data, random.Random(seed))
+
+
+def test_no_target_is_exempt_from_the_typed_error_rule() -> None:
+    """Issue 19: the fuzz targets once allowed ValueError/RecursionError for two decoders."""
+    import attrs
+
+    assert "allowed" not in attrs.fields_dict(fuzz_targets.FuzzTarget)
+    probe = fuzz_targets.FuzzTarget("probe", lambda data, rng: json.loads(data), (b"{}",))
+    for data in (b"[", b"[" * 5000):
+        assert isinstance(run_one(probe, data, random.Random(0)), (ValueError, RecursionError))

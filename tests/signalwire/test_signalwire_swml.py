@@ -99,6 +99,9 @@ def test_every_bad_event_is_reported() -> None:
         ({"sections": {"main": []}, "extra": 1}, "unknown"),
         ({"sections": {"main": {}}}, "array"),
         ([], "object"),
+        ({"sections": {"main": ["answer"]}}, "verb"),  # SWML schema: every item is an object (issue 19)
+        ({"sections": {"main": [{"answer": {}, "hangup": {}}]}}, "verb"),
+        ({"sections": {"main": [{"bogus": {}}]}}, "unknown_verb"),
     ],
 )
 def test_schema_rules_are_enforced(document: Any, rule: str) -> None:

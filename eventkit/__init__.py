@@ -73,6 +73,7 @@ from ._targets import (
     UserTarget,
     parse_target,
 )
+from ._telemetry import Telemetry
 from ._webhooks import WebhookReceiver
 
 __version__ = "0.1.0"
@@ -134,6 +135,7 @@ __all__ = [
     "Target",
     "TargetError",
     "TargetForm",
+    "Telemetry",
     "TopicTarget",
     "TransportSettings",
     "UnavailableError",

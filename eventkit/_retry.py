@@ -22,6 +22,7 @@ from ._results import Receipt, SendResult
 from ._settings import TransportSettings
 from ._stats import Counters
 from ._targets import Target
+from ._telemetry import telemetry_from
 
 if TYPE_CHECKING:
     from ._provider import Provider
@@ -73,6 +74,7 @@ class RetryLoop:
         self.policy = policy
         self.stats = stats
         self.gate = _RateGate(policy.rate_limit)
+        self.telemetry = telemetry_from(policy.telemetry)
 
     def _delay(self, attempt: int, error: EventkitError) -> float | None:
         if error.maybe_delivered and not self.policy.retry_ambiguous:
@@ -110,7 +112,7 @@ class RetryLoop:
         error: EventkitError | None,
     ) -> SendResult:
         self.stats.incr("sent" if error is None else "failed")
-        return SendResult(
+        result = SendResult(
             event=event,
             target=str(target),
             provider=self.name,
@@ -120,6 +122,9 @@ class RetryLoop:
             elapsed=time.monotonic() - started,
             possible_duplicate=ambiguous and attempts > 1,
         )
+        if self.telemetry is not None:
+            self.telemetry.finished(result, target.kind)
+        return result
 
     def run(self, event: Event, target: Target, attempt: Callable[[], Receipt]) -> SendResult:
         started = time.monotonic()
@@ -131,7 +136,12 @@ class RetryLoop:
                 time.sleep(wait)
             number += 1
             try:
-                return self._result(event, target, number, started, ambiguous, attempt(), None)
+                if self.telemetry is None:
+                    receipt = attempt()
+                else:
+                    with self.telemetry.attempt(self.name, event, target.kind, number):
+                        receipt = attempt()
+                return self._result(event, target, number, started, ambiguous, receipt, None)
             except EventkitError as error:
                 ambiguous = ambiguous or error.maybe_delivered
                 delay = self._delay(number, error)
@@ -149,7 +159,12 @@ class RetryLoop:
                 await asyncio.sleep(wait)
             number += 1
             try:
-                return self._result(event, target, number, started, ambiguous, await attempt(), None)
+                if self.telemetry is None:
+                    receipt = await attempt()
+                else:
+                    with self.telemetry.attempt(self.name, event, target.kind, number):
+                        receipt = await attempt()
+                return self._result(event, target, number, started, ambiguous, receipt, None)
             except EventkitError as error:
                 ambiguous = ambiguous or error.maybe_delivered
                 delay = self._delay(number, error)

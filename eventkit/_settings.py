@@ -76,6 +76,10 @@ class TransportSettings:
     http_client: Any = setting(help="an httpx.Client to use instead of eventkit's own (sync)")
     async_http_client: Any = setting(help="an httpx.AsyncClient to use instead of eventkit's own")
     http_transport: Any = setting(help="an httpx transport (e.g. httpx.MockTransport) for eventkit's clients")
+    telemetry: Any = setting(
+        False,
+        help="OpenTelemetry spans and metrics for sends (needs the otel extra): true, or an eventkit Telemetry",
+    )
     http_engine: str = setting(
         "auto",
         help="HTTP engine: auto (stdlib sync, aiohttp async when installed, httpx when injected), httpx, stdlib, aiohttp",

@@ -72,6 +72,8 @@ from ._targets import (
     UserTarget,
     parse_target,
 )
+from ._typed import InvalidPayloadError, Typed, event, key
+from ._typed_check import FieldReport, TypeReport, TypeVerdict
 from ._webhooks import WebhookReceiver
 
 __version__ = "0.1.0"
@@ -96,10 +98,12 @@ __all__ = [
     "DuplicateProviderError",
     "Event",
     "EventkitError",
+    "FieldReport",
     "GoneError",
     "HttpCodec",
     "HttpRequest",
     "HttpResponse",
+    "InvalidPayloadError",
     "JSONObject",
     "Limits",
     "ListenContext",
@@ -133,6 +137,9 @@ __all__ = [
     "TargetForm",
     "TopicTarget",
     "TransportSettings",
+    "TypeReport",
+    "TypeVerdict",
+    "Typed",
     "UnavailableError",
     "UnsupportedTargetError",
     "UserTarget",
@@ -148,11 +155,13 @@ __all__ = [
     "connect_async",
     "copy_json",
     "error_for_status",
+    "event",
     "from_status",
     "has_rate_limit_headers",
     "join_url",
     "json_body",
     "json_problems",
+    "key",
     "load_json",
     "mask_url",
     "parse_target",

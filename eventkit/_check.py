@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, overload
 
 import attrs
 
-from . import _registry
+from . import _registry, _typed
 from ._errors import EventkitError, TargetError, Violation
 from ._event import Event
 from ._targets import parse_target
+
+if TYPE_CHECKING:
+    from ._typed import TypedInstance
+    from ._typed_check import TypeReport
 
 
 @attrs.frozen
@@ -51,19 +55,38 @@ class PortabilityReport:
         }
 
 
+@overload
+def check(event: type[Any], *, to: str | None = None, providers: Iterable[str] | None = None) -> TypeReport: ...
+@overload
 def check(
-    event: Event | str,
+    event: Event | str | TypedInstance,
     data: Mapping[str, Any] | None = None,
     *,
     to: str | None = None,
     sender: str | None = None,
     providers: Iterable[str] | None = None,
-) -> PortabilityReport:
+) -> PortabilityReport: ...
+def check(
+    event: Any,
+    data: Mapping[str, Any] | None = None,
+    *,
+    to: str | None = None,
+    sender: str | None = None,
+    providers: Iterable[str] | None = None,
+) -> PortabilityReport | TypeReport:
     """Validate one event against several providers without credentials or I/O.
 
     Each provider validates with its default settings; its target rules apply
     to ``to`` (a target another provider cannot serve is itself a violation).
+    Given an event type (``check(OrderReady)``), reports which providers can
+    carry every field of it (``to`` optional: each target kind is checked).
     """
+    if isinstance(event, type):
+        from ._typed_check import check_type
+
+        return check_type(event, to=to, providers=providers)
+    if _typed.is_typed_instance(event):
+        event = attrs.evolve(_typed.to_event(event), sender=sender)
     if isinstance(event, str):
         event = Event(event, data or {}, target=to, sender=sender)
     target_text = to or event.target

@@ -77,9 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, help="stop after this many events")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings")
 
-    p = sub.add_parser("check", help="which providers accept this event at this target, and why not")
-    p.add_argument("--to", required=True, metavar="TARGET")
-    p.add_argument("--name", required=True)
+    p = sub.add_parser("check", help="which providers accept this event (or event type) at this target, and why not")
+    p.add_argument("--to", metavar="TARGET", help="required with --name; with --type, default: each target kind")
+    p.add_argument("--name")
+    p.add_argument("--type", metavar="MODULE:CLASS", help="an event type (@eventkit.event) instead of --name/--data")
     p.add_argument("--data", metavar="JSON")
     p.add_argument("--sender", metavar="ID")
     p.add_argument("--provider", action="append", dest="providers", metavar="P")
@@ -209,6 +210,14 @@ def cmd_listen(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     from ._check import check
 
+    if args.type is not None:
+        from ._typed_check import cli_check_type
+
+        if args.name or args.data or args.sender:
+            raise _UsageError("eventkit check: --type replaces --name, --data and --sender")
+        return cli_check_type(args.type, args.to, args.providers, args.json, out)
+    if not args.name or not args.to:
+        raise _UsageError("eventkit check: give --name and --to (or --type MODULE:CLASS)")
     report = check(args.name, _data(args.data), to=args.to, sender=args.sender, providers=args.providers)
     if args.json:
         out.write(json.dumps(report.to_dict(), indent=2) + "\n")

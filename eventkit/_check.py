@@ -85,8 +85,8 @@ def check(
         from ._typed_check import check_type
 
         return check_type(event, to=to, providers=providers)
-    if _typed.is_typed_instance(event):
-        event = attrs.evolve(_typed.to_event(event), sender=sender)
+    if not isinstance(event, (Event, str)):
+        event = attrs.evolve(_typed.to_event(event, data), sender=sender)
     if isinstance(event, str):
         event = Event(event, data or {}, target=to, sender=sender)
     target_text = to or event.target

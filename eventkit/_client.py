@@ -121,10 +121,9 @@ class _Base:
         sender: str | None = None,
         id: str | None = None,
     ) -> Event:
-        if _typed.is_typed_instance(event):
-            if data is not None:
-                raise ValidationError("a typed event carries its data: give no data beside it")
-            event = _typed.to_event(event)
+        if not isinstance(event, (Event, Mapping, str)):
+            event = _typed.to_event(event, data)
+            data = None
         if isinstance(event, Event):
             if data is not None:
                 raise ValidationError("give data inside the Event, not beside it")

@@ -132,18 +132,6 @@ def event_name(cls: type) -> str:
         ) from None
 
 
-def is_event_type(obj: object) -> bool:
-    try:
-        return isinstance(obj, type) and obj in _NAMES
-    except TypeError:
-        return False
-
-
-def is_typed_instance(obj: object) -> bool:
-    """An instance of a declared event type (what ``send`` turns into an Event)."""
-    return is_event_type(type(obj))
-
-
 # Fields and the types eventkit supports
 
 
@@ -441,8 +429,10 @@ def to_data(instance: object) -> JSONObject:
     return data
 
 
-def to_event(instance: object) -> Event:
+def to_event(instance: object, data: object = None) -> Event:
     """An untargeted :class:`Event` for a typed instance; the Event's own validation applies."""
+    if data is not None:
+        raise ValidationError("a typed event carries its own data: give no data beside it")
     return Event(event_name(type(instance)), to_data(instance))
 
 

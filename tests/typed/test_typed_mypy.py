@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-USER_PROGRAM = '''
+USER_PROGRAM = """
 from __future__ import annotations
 
 from decimal import Decimal
@@ -53,7 +53,7 @@ async def main() -> None:
         for t in sync.listen(Refund):
             reveal_type(t.value)  # R6
     reveal_type(eventkit.check(OrderReady))  # R7
-'''
+"""
 
 EXPECTED = {
     "R1": "eventkit._typed.Typed[user_program.OrderReady]",

@@ -224,19 +224,18 @@ def _sample_targets(provider: Any) -> list[str]:
 def _value_notes(payload: PayloadModel, fields: list[Any]) -> list[str]:
     if payload is not PayloadModel.FLAT_STRINGS:
         return []
-    encoded = [f.key for f in fields if not _string_on_wire(f.type)]
     nested = [f.key for f in fields if _nested(f.type)]
+    scalars = [f.key for f in fields if not _string_on_wire(f.type) and f.key not in nested]
     notes = []
-    if encoded:
+    if scalars:
         notes.append(
-            "flat strings: " + ", ".join(encoded) + " travel as 'ekjson:<JSON>' text that eventkit reads back; "
-            "the same values written as plain strings (dialplan, other clients) are converted to the declared types"
+            f"flat strings ({', '.join(scalars)}): sent as 'ekjson:<JSON>' text that eventkit reads back; "
+            "written as plain strings (dialplan, other clients) they are converted to the declared types"
         )
     if nested:
         notes.append(
-            "nesting: "
-            + ", ".join(nested)
-            + " travel as one compact-JSON header value each; other clients see that text"
+            f"nesting ({', '.join(nested)}): sent as 'ekjson:<compact JSON>' in one header line each; "
+            "other clients see that text and must write that form"
         )
     return notes
 

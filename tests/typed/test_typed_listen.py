@@ -156,3 +156,11 @@ def test_two_types_cannot_claim_one_event_name() -> None:
 
     with eventkit.connect("memory", environ={}) as kit, pytest.raises(ConfigurationError, match="both declare"):
         kit.listen([Refund, OtherRefund])
+
+
+def test_send_many_refuses_a_bad_typed_item_and_sends_the_rest() -> None:
+    with eventkit.connect("memory", namespace=namespace(), environ={}) as kit:
+        results = kit.send_many([Refund("R-1"), full_order(amount=1.5), Refund("R-2")], to="topic:t")
+    assert [r.ok for r in results] == [True, False, True]
+    assert isinstance(results[1].error, eventkit.ValidationError)
+    assert results[2].event.data == {"OrderId": "R-2", "amount": "0"}

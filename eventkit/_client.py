@@ -121,7 +121,7 @@ class _Base:
         sender: str | None = None,
         id: str | None = None,
     ) -> Event:
-        if not isinstance(event, (Event, Mapping, str)):
+        if not isinstance(event, (Event, str, Mapping)):
             event = _typed.to_event(event, data)
             data = None
         if isinstance(event, Event):

@@ -164,3 +164,18 @@ def test_send_many_refuses_a_bad_typed_item_and_sends_the_rest() -> None:
     assert [r.ok for r in results] == [True, False, True]
     assert isinstance(results[1].error, eventkit.ValidationError)
     assert results[2].event.data == {"OrderId": "R-2", "amount": "0"}
+
+
+async def test_lenient_can_be_asked_for_on_a_json_provider() -> None:
+    wire = {**eventkit._typed.to_data(full_order()), "items": "3", "paid": "true"}
+    async with eventkit.connect_async("memory", namespace=namespace(), environ={}) as kit:
+        ready = asyncio.Event()
+        stream = kit.listen(OrderReady, lenient=True, on_ready=lambda _: ready.set())
+        first = await _started(stream, ready)
+        await kit.send("OrderReady", wire, to="topic:t")
+        (typed,) = await _collect(stream, first, 1)
+        await stream.aclose()
+    assert typed.value == full_order()
+    strict = eventkit._typed.TypedListen([OrderReady], on_invalid="raw")
+    event = Event("OrderReady", wire)
+    assert strict.convert(event) is event, "on a JSON provider a string is not an int"

@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import enum
+import functools
 import logging
 import math
 import types
@@ -32,17 +33,18 @@ import typing
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeVar, Union
 
 import attrs
-import cattrs
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from ._capabilities import PayloadModel
 from ._errors import ConfigurationError, ValidationError, Violation
 from ._event import Event
 from ._json import JSONObject
 from ._stats import Counters
+
+if TYPE_CHECKING:
+    import cattrs
 
 T = TypeVar("T")
 T2 = TypeVar("T2")
@@ -281,8 +283,16 @@ def _parse_datetime(text: str) -> _dt.datetime:
     raise ValueError(f"{text!r} is not an ISO 8601 time")
 
 
-def _make_converter(lenient: bool) -> cattrs.Converter:
-    converter = cattrs.Converter()
+@functools.cache
+def converter(lenient: bool) -> cattrs.Converter:
+    """The strict (JSON platforms) or lenient (flat-string platforms) converter, built on first use.
+
+    Built lazily so that ``import eventkit`` does not pay for cattrs until typed events are used.
+    """
+    import cattrs
+    from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+    conv = cattrs.Converter()
 
     def as_enum(cls: Any) -> type[enum.Enum] | None:
         return cls if isinstance(cls, type) and issubclass(cls, enum.Enum) else None
@@ -363,14 +373,14 @@ def _make_converter(lenient: bool) -> cattrs.Converter:
             return _dt.date.fromisoformat(value.strip())
         raise _wrong(value, "an ISO 8601 date string")
 
-    converter.register_structure_hook(str, structure_str)
-    converter.register_structure_hook(int, structure_int)
-    converter.register_structure_hook(float, structure_float)
-    converter.register_structure_hook(bool, structure_bool)
-    converter.register_structure_hook(Decimal, structure_decimal)
-    converter.register_structure_hook(_dt.datetime, structure_datetime)
-    converter.register_structure_hook(_dt.date, structure_date)
-    converter.register_structure_hook_func(
+    conv.register_structure_hook(str, structure_str)
+    conv.register_structure_hook(int, structure_int)
+    conv.register_structure_hook(float, structure_float)
+    conv.register_structure_hook(bool, structure_bool)
+    conv.register_structure_hook(Decimal, structure_decimal)
+    conv.register_structure_hook(_dt.datetime, structure_datetime)
+    conv.register_structure_hook(_dt.date, structure_date)
+    conv.register_structure_hook_func(
         lambda cls: as_enum(cls) is not None, lambda value, cls: _enum_value(value, cls, lenient)
     )
 
@@ -384,31 +394,27 @@ def _make_converter(lenient: bool) -> cattrs.Converter:
             return value.isoformat()
         raise _wrong(value, "a datetime")
 
-    converter.register_unstructure_hook(Decimal, unstructure_decimal)
-    converter.register_unstructure_hook(_dt.datetime, unstructure_datetime)
-    converter.register_unstructure_hook(_dt.date, unstructure_datetime)
-    converter.register_unstructure_hook_factory(
+    conv.register_unstructure_hook(Decimal, unstructure_decimal)
+    conv.register_unstructure_hook(_dt.datetime, unstructure_datetime)
+    conv.register_unstructure_hook(_dt.date, unstructure_datetime)
+    conv.register_unstructure_hook_factory(
         lambda cls: as_enum(cls) is not None, lambda cls: lambda value: cls(value).value
     )
 
     def renames(cls: type) -> dict[str, Any]:
         return {f.name: override(rename=f.key) for f in record_fields(cls) if f.key != f.name}
 
-    converter.register_unstructure_hook_factory(
-        _is_record, lambda cls: make_dict_unstructure_fn(cls, converter, **renames(cls))
+    conv.register_unstructure_hook_factory(
+        _is_record, lambda cls: make_dict_unstructure_fn(cls, conv, **renames(cls))
     )
-    converter.register_structure_hook_factory(
-        _is_record, lambda cls: make_dict_structure_fn(cls, converter, **renames(cls))
+    conv.register_structure_hook_factory(
+        _is_record, lambda cls: make_dict_structure_fn(cls, conv, **renames(cls))
     )
-    converter.register_unstructure_hook_func(_is_pydantic, lambda value: value.model_dump(mode="json", by_alias=True))
-    converter.register_structure_hook_func(_is_pydantic, lambda value, cls: cls.model_validate(value))
-    return converter
+    conv.register_unstructure_hook_func(_is_pydantic, lambda value: value.model_dump(mode="json", by_alias=True))
+    conv.register_structure_hook_func(_is_pydantic, lambda value, cls: cls.model_validate(value))
+    return conv
 
 
-STRICT = _make_converter(lenient=False)
-"""For JSON platforms: values must already have their declared JSON type."""
-LENIENT = _make_converter(lenient=True)
-"""For flat-string platforms: strings are read as the declared scalar types too."""
 
 
 # Sending
@@ -419,7 +425,7 @@ def to_data(instance: object) -> JSONObject:
     cls = type(instance)
     check_declaration(cls)
     try:
-        data = STRICT.unstructure(instance, cls)
+        data = converter(lenient=False).unstructure(instance, cls)
     except (TypeError, ValueError, AttributeError) as exc:
         raise ValidationError(
             violations=[Violation("data", "type", f"{cls.__qualname__} cannot be sent as data: {exc}")]
@@ -512,6 +518,8 @@ def structure_errors(exc: BaseException) -> list[str]:
             return out
         except Exception:
             pass
+    import cattrs
+
     if isinstance(exc, (cattrs.ClassValidationError, cattrs.IterableValidationError)):
         return cattrs.transform_error(exc)
     return [f"{type(exc).__name__}: {exc} @ $"]
@@ -519,8 +527,7 @@ def structure_errors(exc: BaseException) -> list[str]:
 
 def structure(cls: type[T], data: Any, *, lenient: bool = False) -> T:
     """``data`` as ``cls``; raises the structuring error (see :func:`structure_errors`)."""
-    converter = LENIENT if lenient else STRICT
-    value: T = converter.structure(data, cls)
+    value: T = converter(lenient).structure(data, cls)
     return value
 
 

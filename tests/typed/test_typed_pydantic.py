@@ -12,7 +12,7 @@ import pytest
 
 import eventkit
 from eventkit import Event, Typed
-from eventkit._typed import STRICT, TypedListen, to_data
+from eventkit._typed import TypedListen, converter, to_data
 
 pydantic = pytest.importorskip("pydantic", reason="pydantic is a test-only dependency (the dev extra)")
 
@@ -39,7 +39,7 @@ def test_a_model_is_sent_in_its_json_mode_with_aliases() -> None:
 
 
 def test_a_model_is_read_back_with_its_own_validation() -> None:
-    back = STRICT.structure(to_data(shipment()), Shipment)
+    back = converter(False).structure(to_data(shipment()), Shipment)
     assert back == shipment()
 
 

@@ -404,17 +404,11 @@ def converter(lenient: bool) -> cattrs.Converter:
     def renames(cls: type) -> dict[str, Any]:
         return {f.name: override(rename=f.key) for f in record_fields(cls) if f.key != f.name}
 
-    conv.register_unstructure_hook_factory(
-        _is_record, lambda cls: make_dict_unstructure_fn(cls, conv, **renames(cls))
-    )
-    conv.register_structure_hook_factory(
-        _is_record, lambda cls: make_dict_structure_fn(cls, conv, **renames(cls))
-    )
+    conv.register_unstructure_hook_factory(_is_record, lambda cls: make_dict_unstructure_fn(cls, conv, **renames(cls)))
+    conv.register_structure_hook_factory(_is_record, lambda cls: make_dict_structure_fn(cls, conv, **renames(cls)))
     conv.register_unstructure_hook_func(_is_pydantic, lambda value: value.model_dump(mode="json", by_alias=True))
     conv.register_structure_hook_func(_is_pydantic, lambda value, cls: cls.model_validate(value))
     return conv
-
-
 
 
 # Sending

@@ -62,7 +62,6 @@ METADATA_KEY = "eventkit"
 # What mypy accepts as a typed event instance (the decorator itself is checked at run time).
 
 
-@typing.runtime_checkable
 class DataclassInstance(Protocol):
     __dataclass_fields__: ClassVar[dict[str, Any]]
 
@@ -583,7 +582,7 @@ class TypedListen:
                 event.name,
                 event.provider or self.provider or "?",
                 cls.__qualname__,
-                ", ".join(sorted(event.data)) or "none",
+                ", ".join(repr(k) for k in sorted(event.data)[:20]) or "none",  # repr: no forged log lines
                 {"skip": "skipped", "raw": "yielded untyped", "dead_letter": "to dead letters"}[self.on_invalid],
                 "; ".join(errors),
             )

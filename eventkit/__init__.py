@@ -74,6 +74,8 @@ from ._targets import (
     parse_target,
 )
 from ._telemetry import Telemetry
+from ._typed import InvalidPayloadError, Typed, event, key
+from ._typed_check import FieldReport, TypeReport, TypeVerdict
 from ._webhooks import WebhookReceiver
 
 __version__ = "0.1.0"
@@ -99,10 +101,12 @@ __all__ = [
     "DuplicateProviderError",
     "Event",
     "EventkitError",
+    "FieldReport",
     "GoneError",
     "HttpCodec",
     "HttpRequest",
     "HttpResponse",
+    "InvalidPayloadError",
     "JSONObject",
     "Limits",
     "ManyClient",
@@ -138,6 +142,9 @@ __all__ = [
     "Telemetry",
     "TopicTarget",
     "TransportSettings",
+    "TypeReport",
+    "TypeVerdict",
+    "Typed",
     "UnavailableError",
     "UnsupportedTargetError",
     "UserTarget",
@@ -155,11 +162,13 @@ __all__ = [
     "connect_many_async",
     "copy_json",
     "error_for_status",
+    "event",
     "from_status",
     "has_rate_limit_headers",
     "join_url",
     "json_body",
     "json_problems",
+    "key",
     "load_json",
     "mask_url",
     "parse_target",

@@ -10,11 +10,11 @@ changes the platform makes on the way (AMI carries strings only). A route
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, overload
 
 import attrs
 
-from . import _registry
+from . import _registry, _typed
 from ._capabilities import PayloadModel, SenderRule
 from ._config import provider_section
 from ._errors import EventkitError, TargetError, Violation
@@ -23,6 +23,10 @@ from ._provider import Provider
 from ._routes import is_route, parse_routes, resolve_route
 from ._settings import env_name
 from ._targets import parse_target
+
+if TYPE_CHECKING:
+    from ._typed import TypedInstance
+    from ._typed_check import TypeReport
 
 _PLACEHOLDER = "eventkit-check"
 SETTINGS_RULE = "settings"
@@ -85,8 +89,11 @@ class PortabilityReport:
         }
 
 
+@overload
+def check(event: type[Any], *, to: str | None = None, providers: Iterable[str] | None = None) -> TypeReport: ...
+@overload
 def check(
-    event: Event | str,
+    event: Event | str | TypedInstance,
     data: Mapping[str, Any] | None = None,
     *,
     to: str | None = None,
@@ -95,13 +102,31 @@ def check(
     routes: Mapping[str, Mapping[str, str] | str] | None = None,
     environ: Mapping[str, str] | None = None,
     config: str | os.PathLike[str] | None = None,
-) -> PortabilityReport:
+) -> PortabilityReport: ...
+def check(
+    event: Any,
+    data: Mapping[str, Any] | None = None,
+    *,
+    to: str | None = None,
+    sender: str | None = None,
+    providers: Iterable[str] | None = None,
+    routes: Mapping[str, Mapping[str, str] | str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    config: str | os.PathLike[str] | None = None,
+) -> PortabilityReport | TypeReport:
     """Validate one event against several providers, without credentials or I/O.
 
     ``to`` narrows the question to one target (or route); without it every target
     kind a provider declares is tried. ``routes`` (per provider name) beats
-    ``EVENTKIT_<PROVIDER>_ROUTES`` and ``eventkit.toml``.
+    ``EVENTKIT_<PROVIDER>_ROUTES`` and ``eventkit.toml``. Given an event type
+    (``check(OrderReady)``), reports which providers can carry every field of it.
     """
+    if isinstance(event, type):
+        from ._typed_check import check_type
+
+        return check_type(event, to=to, providers=providers)
+    if not isinstance(event, (Event, str)):
+        event = attrs.evolve(_typed.to_event(event, data), sender=sender)
     if isinstance(event, str):
         event = Event(event, data or {}, target=to, sender=sender)
     asked = to or event.target

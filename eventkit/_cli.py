@@ -83,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TARGET",
         help="narrow to one target or route (@name); without it every target kind each provider has is asked",
     )
-    p.add_argument("--name", required=True)
+    p.add_argument("--name")
+    p.add_argument("--type", metavar="MODULE:CLASS", help="an event type (@eventkit.event) instead of --name/--data")
     p.add_argument("--data", metavar="JSON")
     p.add_argument("--sender", metavar="ID")
     p.add_argument("--provider", action="append", dest="providers", metavar="P")
@@ -212,6 +213,14 @@ def cmd_listen(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     from ._check import check
 
+    if args.type is not None:
+        from ._typed_check import cli_check_type
+
+        if args.name or args.data or args.sender:
+            raise _UsageError("eventkit check: --type replaces --name, --data and --sender")
+        return cli_check_type(args.type, args.to, args.providers, args.json, out)
+    if not args.name:
+        raise _UsageError("eventkit check: give --name (or --type MODULE:CLASS)")
     report = check(args.name, _data(args.data), to=args.to, sender=args.sender, providers=args.providers)
     if args.json:
         out.write(json.dumps(report.to_dict(), indent=2) + "\n")

@@ -11,11 +11,11 @@ import asyncio
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, AsyncIterator, Iterable, Iterator, Mapping, Union
+from typing import Any, AsyncIterator, Iterable, Iterator, Literal, Mapping, Sequence, TypeVar, Union, overload
 
 import attrs
 
-from . import _registry
+from . import _registry, _typed
 from ._capabilities import ListenMode
 from ._codec import Codec
 from ._config import provider_section
@@ -45,8 +45,13 @@ from ._settings import (
 )
 from ._stats import Counters
 from ._targets import Target, parse_target
+from ._typed import Typed, TypedInstance
 
-EventLike = Union[Event, Mapping[str, Any]]
+EventLike = Union[Event, Mapping[str, Any], TypedInstance]
+"""An Event, its fields as a mapping, or a typed event instance (``@eventkit.event``)."""
+T = TypeVar("T")
+T2 = TypeVar("T2")
+_Strict = Literal["skip", "dead_letter"]
 
 
 ProviderRef = Union[str, "type[Provider]"]
@@ -139,6 +144,9 @@ class _Base:
         sender: str | None = None,
         id: str | None = None,
     ) -> Event:
+        if not isinstance(event, (Event, str, Mapping)):
+            event = _typed.to_event(event, data)
+            data = None
         if isinstance(event, Event):
             if data is not None:
                 raise ValidationError("give data inside the Event, not beside it")
@@ -215,6 +223,10 @@ class _Base:
             error.provider = self.name
         self.stats.incr("rejected")
         return SendResult(event=event, target=str(event.target), provider=self.name, error=error, attempts=0)
+
+    def _typed_listen(self, names: Any, options: dict[str, Any]) -> tuple[Any, _typed.TypedListen | None]:
+        payload = self.provider.capabilities.payload
+        return _typed.typed_listen(names, options, payload=payload, stats=self.stats, provider=self.name)
 
     def _listen_context(
         self, names: Iterable[str] | str | None, via: str | ListenMode | None, options: Mapping[str, Any]
@@ -329,12 +341,54 @@ class AsyncClient(_Base):
         await asyncio.gather(*(worker() for _ in range(min(limit, len(prepared)) or 1)))
         return [r for r in results if r is not None]
 
+    @overload
     def listen(
-        self, names: Iterable[str] | str | None = None, *, via: str | ListenMode | None = None, **options: Any
-    ) -> AsyncIterator[Event]:
-        """Received events, filtered by ``names``, until the consumer stops iterating."""
+        self, names: type[T], *, via: str | ListenMode | None = ..., on_invalid: _Strict = ..., **options: Any
+    ) -> AsyncIterator[Typed[T]]: ...
+    @overload
+    def listen(
+        self, names: type[T], *, via: str | ListenMode | None = ..., on_invalid: Literal["raw"], **options: Any
+    ) -> AsyncIterator[Typed[T] | Event]: ...
+    @overload
+    def listen(
+        self,
+        names: tuple[type[T], type[T2]],
+        *,
+        via: str | ListenMode | None = ...,
+        on_invalid: _Strict = ...,
+        **options: Any,
+    ) -> AsyncIterator[Typed[T | T2]]: ...
+    @overload
+    def listen(
+        self,
+        names: Sequence[type[Any]],
+        *,
+        via: str | ListenMode | None = ...,
+        on_invalid: _Strict = ...,
+        **options: Any,
+    ) -> AsyncIterator[Typed[Any]]: ...
+    @overload
+    def listen(
+        self,
+        names: type[Any] | Sequence[type[Any]],
+        *,
+        via: str | ListenMode | None = ...,
+        on_invalid: Literal["raw"],
+        **options: Any,
+    ) -> AsyncIterator[Typed[Any] | Event]: ...
+    @overload
+    def listen(
+        self, names: Iterable[str] | str | None = ..., *, via: str | ListenMode | None = ..., **options: Any
+    ) -> AsyncIterator[Event]: ...
+    def listen(self, names: Any = None, *, via: str | ListenMode | None = None, **options: Any) -> AsyncIterator[Any]:
+        """Received events, filtered by ``names``, until the consumer stops iterating.
+
+        Given event types (``listen(OrderReady)``), yields :class:`Typed` values instead.
+        """
+        names, typed = self._typed_listen(names, options)
         context = self._listen_context(names, via, options)
-        return _filtered(self.provider.listen(context), context.names)
+        events = _filtered(self.provider.listen(context), context.names)
+        return typed.wrap(events) if typed is not None else events
 
     async def aclose(self) -> None:
         self._closed = True
@@ -427,12 +481,55 @@ class Client(_Base):
         with ThreadPoolExecutor(max_workers=min(limit, len(items)), thread_name_prefix="eventkit-send") as pool:
             return list(pool.map(one, items))
 
+    @overload
     def listen(
-        self, names: Iterable[str] | str | None = None, *, via: str | ListenMode | None = None, **options: Any
-    ) -> Iterator[Event]:
+        self, names: type[T], *, via: str | ListenMode | None = ..., on_invalid: _Strict = ..., **options: Any
+    ) -> Iterator[Typed[T]]: ...
+    @overload
+    def listen(
+        self, names: type[T], *, via: str | ListenMode | None = ..., on_invalid: Literal["raw"], **options: Any
+    ) -> Iterator[Typed[T] | Event]: ...
+    @overload
+    def listen(
+        self,
+        names: tuple[type[T], type[T2]],
+        *,
+        via: str | ListenMode | None = ...,
+        on_invalid: _Strict = ...,
+        **options: Any,
+    ) -> Iterator[Typed[T | T2]]: ...
+    @overload
+    def listen(
+        self,
+        names: Sequence[type[Any]],
+        *,
+        via: str | ListenMode | None = ...,
+        on_invalid: _Strict = ...,
+        **options: Any,
+    ) -> Iterator[Typed[Any]]: ...
+    @overload
+    def listen(
+        self,
+        names: type[Any] | Sequence[type[Any]],
+        *,
+        via: str | ListenMode | None = ...,
+        on_invalid: Literal["raw"],
+        **options: Any,
+    ) -> Iterator[Typed[Any] | Event]: ...
+    @overload
+    def listen(
+        self, names: Iterable[str] | str | None = ..., *, via: str | ListenMode | None = ..., **options: Any
+    ) -> Iterator[Event]: ...
+    def listen(self, names: Any = None, *, via: str | ListenMode | None = None, **options: Any) -> Iterator[Any]:
         """A blocking iterator of received events (the listener runs on a background loop)."""
+        names, typed = self._typed_listen(names, options)
         context = self._listen_context(names, via, options)
-        return self._get_portal().iterate(lambda: _filtered(self.provider.listen(context), context.names))
+
+        def events() -> AsyncIterator[Any]:
+            source = _filtered(self.provider.listen(context), context.names)
+            return typed.wrap(source) if typed is not None else source
+
+        return self._get_portal().iterate(events)
 
     def close(self) -> None:
         with self._lock:

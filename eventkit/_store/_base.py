@@ -56,11 +56,19 @@ from typing import ClassVar
 
 import attrs
 
-from .._errors import EventkitError
+from .._errors import EventkitError, SettingsError
 
 
 class StoreError(EventkitError):
     """The store cannot be used: a bad URL, a corrupt or unwritable file (raised at open)."""
+
+
+class StoreSettingsError(StoreError, SettingsError):
+    """A store URL or argument is malformed (unknown parameter, NaN, negative, bad unit): found before any I/O.
+
+    Both a :class:`StoreError` (what store callers catch) and a
+    :class:`~eventkit.SettingsError` (what configuration code catches).
+    """
 
 
 class StoreUnavailableError(StoreError):
@@ -258,3 +266,57 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def purge(self, provider: str | None = None, ids: Sequence[str] | None = None) -> int:
         """Delete outbox items (all of a provider's when ``ids`` is None); the number deleted."""
+
+
+# Helpers every backend shares (additions to the contract, no behaviour of their own).
+
+_ID_WIDTH = 16
+
+
+def format_id(seq: int) -> str:
+    """An entry id from a store's sequence number: zero-padded so ids sort as strings in append order."""
+    return f"{seq:0{_ID_WIDTH}d}"
+
+
+def parse_id(id: str) -> int:
+    """The sequence number behind an id :func:`format_id` made; anything else is a :class:`StoreSettingsError`."""
+    if not isinstance(id, str) or not id.isdigit() or not id.isascii():
+        raise StoreSettingsError(f"{id!r} is not an id from this store")
+    return int(id)
+
+
+def _finite(name: str, value: float, *, minimum: float = 0.0) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not (value >= minimum)
+        or value == float("inf")
+    ):
+        raise StoreSettingsError(f"{name} must be a finite number >= {minimum:g}, not {value!r}")
+
+
+def check_read_args(
+    group: str, consumer: str, count: int, timeout: float | None, claim_idle: float, max_attempts: int
+) -> None:
+    """The caller errors of :meth:`Store.read`, raised before any I/O on every backend."""
+    if not isinstance(group, str) or not group:
+        raise StoreSettingsError("group must be a non-empty string")
+    if not isinstance(consumer, str) or not consumer:
+        raise StoreSettingsError("consumer must be a non-empty string")
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise StoreSettingsError(f"count must be an int >= 1, not {count!r}")
+    if timeout is not None:
+        _finite("timeout", timeout)
+    _finite("claim_idle", claim_idle)
+    if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
+        raise StoreSettingsError(f"max_attempts must be an int >= 1, not {max_attempts!r}")
+
+
+def check_delay(name: str, value: float) -> None:
+    """A delay or lease length: finite and not negative."""
+    _finite(name, value)
+
+
+def check_optional_time(name: str, value: float | None) -> None:
+    if value is not None:
+        _finite(name, value)

@@ -156,6 +156,7 @@ class MemoryStore(Store):
         """provider -> key -> live (not dead) item seqs in order."""
         self._out_dead = 0
         self._wakeup = asyncio.Event()
+        self._waiting = 0
 
     @classmethod
     def from_url(cls, url: str) -> MemoryStore:
@@ -275,6 +276,8 @@ class MemoryStore(Store):
         return results
 
     def _wake(self) -> None:
+        if not self._waiting:
+            return  # nobody to wake: skip making a new Event on every append
         self._wakeup.set()
         self._wakeup = asyncio.Event()
 
@@ -401,13 +404,17 @@ class MemoryStore(Store):
                 if remaining <= 0:
                     return []
                 wait = remaining if wait is None else min(wait, remaining)
-            if wait is None:
-                await wakeup.wait()
-            else:
-                try:
-                    await wait_within(wakeup.wait(), wait)
-                except asyncio.TimeoutError:
-                    pass
+            self._waiting += 1
+            try:
+                if wait is None:
+                    await wakeup.wait()
+                else:
+                    try:
+                        await wait_within(wakeup.wait(), wait)
+                    except asyncio.TimeoutError:
+                        pass
+            finally:
+                self._waiting -= 1
             self._check()
 
     def _entry(self, group: str, id: str) -> tuple[_Group, int, _Entry] | None:

@@ -123,6 +123,13 @@ CREATE INDEX outbox_dead ON outbox (provider, id) WHERE dead = 1;
 """
 
 _SYNCHRONOUS = ("full", "normal", "extra")
+_INSERT_EVENT = "INSERT INTO events (seq, provider, payload, appended_at) VALUES (?, ?, ?, ?)"
+_LOOKUP_KEY = "SELECT expires FROM dedupe WHERE provider = ? AND key = ?"
+# Stores the key unless it is held and not expired; rowcount 1 means "not a duplicate".
+_CLAIM_KEY = (
+    "INSERT INTO dedupe (provider, key, expires) VALUES (?, ?, ?) "
+    "ON CONFLICT (provider, key) DO UPDATE SET expires = excluded.expires WHERE dedupe.expires <= ?"
+)
 _CHECKS = ("quick", "none")
 _SWEEP_LIMIT = 5000
 
@@ -224,22 +231,25 @@ class _Writer:
         for op, future in batch:
             if future.cancelled():
                 continue  # its caller gave up before it ran: not written, and nobody is told otherwise
-            before = ctx.snapshot()
             try:
-                conn.execute("SAVEPOINT op")
                 value = op(conn, ctx)
-                conn.execute("RELEASE op")
-                outcomes.append((future, None, value))
-            except BaseException as exc:
-                ctx.restore(before)
-                try:
-                    conn.execute("ROLLBACK TO op")
-                    conn.execute("RELEASE op")
-                except sqlite3.Error:
-                    pass
-                if isinstance(exc, sqlite3.Error):
-                    exc = StoreUnavailableError(f"SQLite store {self.store.path}: {exc}")
+            except StoreError as exc:
+                # Every operation checks before it writes, so a refusal (full, bad id) left nothing behind.
                 outcomes.append((future, exc, None))
+                continue
+            except BaseException as exc:
+                # Failed part-way (an I/O error, a bug): keep nothing of this batch, then run each
+                # operation in a transaction of its own so that only the failing one fails.
+                _rollback(conn)
+                if len(batch) == 1:
+                    if isinstance(exc, sqlite3.Error):
+                        exc = StoreUnavailableError(f"SQLite store {self.store.path}: {exc}")
+                    return [(future, exc, None)]
+                alone: list[tuple[asyncio.Future[Any], BaseException | None, Any]] = []
+                for item in batch:
+                    alone.extend(self._run_batch([item]))
+                return alone
+            outcomes.append((future, None, value))
         try:
             if now >= self.next_sweep:
                 self.next_sweep = now + self.store.sweep_interval
@@ -332,6 +342,7 @@ class SqliteStore(Store):
         self._writer: _Writer | None = None
         self._closed = False
         self._wakeup: asyncio.Event | None = None
+        self._waiting = 0
 
     @classmethod
     def from_url(cls, url: str) -> SqliteStore:
@@ -452,7 +463,7 @@ class SqliteStore(Store):
         return self._check_open().submit(op)
 
     def _wake(self) -> None:
-        if self._wakeup is not None:
+        if self._wakeup is not None and self._waiting:
             self._wakeup.set()
             self._wakeup = asyncio.Event()
 
@@ -507,47 +518,74 @@ class SqliteStore(Store):
             return []
         bounds = self.bounds
 
+        size = sum(len(r.payload) for r in records)
+        keyed = any(r.dedupe_key is not None for r in records)
+
         def op(conn: sqlite3.Connection, ctx: _Ctx) -> list[bool]:
             now = ctx.now
-            results: list[bool] = []
-            seen: set[tuple[str, str]] = set()
-            rows: list[tuple[int, str, bytes, float]] = []
-            keys: list[tuple[str, str, float]] = []
-            size = 0
             expires = now + bounds.dedupe_ttl
-            lookup = "SELECT expires FROM dedupe WHERE provider = ? AND key = ?"
+            if not (bounds.max_events and ctx.events + len(records) > bounds.max_events) and not (
+                bounds.max_bytes and ctx.bytes + size > bounds.max_bytes
+            ):
+                # Room even if none is a duplicate: claim each key with one upsert (inserted, or an
+                # expired one renewed: stored; a live one left alone: duplicate) and write.
+                if keyed:
+                    results = []
+                    for record in records:
+                        if record.dedupe_key is None:
+                            results.append(True)
+                        else:
+                            claimed = conn.execute(
+                                _CLAIM_KEY, (record.provider, record.dedupe_key, expires, now)
+                            ).rowcount
+                            results.append(claimed == 1)
+                    stored = [r for r, ok in zip(records, results, strict=True) if ok]
+                else:
+                    results = [True] * len(records)
+                    stored = records
+                self._insert_events(conn, ctx, stored, now)
+                return results
+            # Near a bound: find the duplicates first, refuse the whole batch if the rest does not fit.
+            results = []
+            seen: set[tuple[str, str]] = set()
+            stored = []
+            keys: list[tuple[str, str, float]] = []
             for record in records:
                 if record.dedupe_key is not None:
                     k = (record.provider, record.dedupe_key)
-                    if k in seen:
-                        results.append(False)
-                        continue
-                    held = conn.execute(lookup, k).fetchone()
-                    if held is not None and held[0] > now:
+                    held = conn.execute(_LOOKUP_KEY, k).fetchone()
+                    if k in seen or (held is not None and held[0] > now):
                         results.append(False)
                         continue
                     seen.add(k)
                     keys.append((record.provider, record.dedupe_key, expires))
                 results.append(True)
-                rows.append((0, record.provider, record.payload, now))
-                size += len(record.payload)
-            if not rows:
+                stored.append(record)
+            if not stored:
                 return results
-            self._check_room(conn, ctx, len(rows), size, outbox=False)
-            seq = ctx.next_seq
-            rows = [(seq + i, provider, payload, at) for i, (_, provider, payload, at) in enumerate(rows)]
-            conn.executemany("INSERT INTO events (seq, provider, payload, appended_at) VALUES (?, ?, ?, ?)", rows)
+            self._check_room(conn, ctx, len(stored), sum(len(r.payload) for r in stored), outbox=False)
             if keys:
                 conn.executemany("INSERT OR REPLACE INTO dedupe (provider, key, expires) VALUES (?, ?, ?)", keys)
-            ctx.next_seq = seq + len(rows)
-            ctx.events += len(rows)
-            ctx.bytes += size
+            self._insert_events(conn, ctx, stored, now)
             return results
 
         results: list[bool] = await self._submit(op)
         if any(results):
             self._wake()
         return results
+
+    @staticmethod
+    def _insert_events(conn: sqlite3.Connection, ctx: _Ctx, records: Sequence[Inbound], now: float) -> None:
+        if not records:
+            return
+        seq = ctx.next_seq
+        if len(records) == 1:
+            conn.execute(_INSERT_EVENT, (seq, records[0].provider, records[0].payload, now))
+        else:
+            conn.executemany(_INSERT_EVENT, [(seq + i, r.provider, r.payload, now) for i, r in enumerate(records)])
+        ctx.next_seq = seq + len(records)
+        ctx.events += len(records)
+        ctx.bytes += sum(len(r.payload) for r in records)
 
     def _check_room(self, conn: sqlite3.Connection, ctx: _Ctx, count: int, size: int, *, outbox: bool) -> None:
         """Raise :class:`StoreFullError` unless ``count`` more items of ``size`` bytes fit (sweeping first if needed)."""
@@ -599,6 +637,15 @@ class SqliteStore(Store):
 
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
+        # Counted as waiting from before the first attempt: an append landing between the attempt
+        # and the wait must set the event this reader holds.
+        self._waiting += 1
+        try:
+            return await self._read_loop(op, loop, deadline)
+        finally:
+            self._waiting -= 1
+
+    async def _read_loop(self, op: Op, loop: asyncio.AbstractEventLoop, deadline: float | None) -> list[Delivery]:
         while True:
             wakeup = self._wakeup
             out, due = await self._submit(op)

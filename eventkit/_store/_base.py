@@ -28,10 +28,21 @@ Inbox
     attempts would exceed ``max_attempts`` moves to the group's dead letters instead.
   * :meth:`Store.ack` marks entries handled for a group; :meth:`Store.release` puts one
     back with a not-before time (a handler failed; retried after ``delay``).
+    Acknowledging a dead letter's id discards it (the way to drop a dead letter for good).
+    Ids a group does not hold (never handed out, already acknowledged) are ignored by
+    ``ack``, ``release`` and ``replay``; a string that is no id of the store at all is a
+    :class:`StoreSettingsError`.
+  * A dead letter keeps its event held (counted in :class:`StoreStats` and the bounds)
+    until it is replayed and acknowledged, or acknowledged. Its ``attempts`` are the
+    hand-outs made (``max_attempts``), its ``error`` the last ``release`` error (or ``None``);
+    :meth:`Store.dead_letters` lists oldest dead first.
   * An event may be deleted once every group that existed when it was appended has
     acknowledged it (or dead-lettered it), and it is older than ``retention``.
     Unacknowledged events are never deleted to make room: the store refuses new
     ones instead (:class:`StoreFullError`), which listeners turn into 503 / backpressure.
+    Events appended while no group exists are held until a group has read and
+    acknowledged them. ``max_events`` bounds inbox entries (and, separately, outbox
+    items); ``max_bytes`` bounds inbox and outbox payloads together.
 
 Outbox
   * :meth:`Store.enqueue` stores events to send, durable on return, in order per
@@ -45,7 +56,13 @@ Outbox
     the next attempt; ``maybe_delivered=False`` clears it.
   * :meth:`Store.complete` removes delivered items; :meth:`Store.fail` either schedules
     another attempt (``retry_at``) or, with ``dead=True``, moves the item to the dead
-    state (listed, purgeable, never leased again unless retried by a user).
+    state (listed, purgeable, never leased again unless retried by a user). A dead item
+    leaves its key's order: the next item of that key can be leased. ``retry_dead``
+    puts it back in its original place (by id) with its attempts kept.
+
+Ids are strings that sort in append order within one store (:func:`format_id`).
+Caller errors (a NaN timeout, ``count=0``, a negative delay, an unknown URL parameter)
+raise :class:`StoreSettingsError` before any I/O.
 """
 
 from __future__ import annotations

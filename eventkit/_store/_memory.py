@@ -43,7 +43,7 @@ from ._base import (
     format_id,
     parse_id,
 )
-from ._url import Bounds, parse_store_url
+from ._url import Bounds, parse_count, parse_store_url
 
 _PENDING, _DELAYED, _DEAD = 0, 1, 2
 
@@ -137,8 +137,23 @@ class MemoryStore(Store):
     DEFAULT_BOUNDS = Bounds(max_events=100_000, max_bytes=256 * 1024**2, retention=0.0, dedupe_ttl=3 * 86400.0)
     """Defaults for ``memory://``: a listener nobody reads from stops at 100k events / 256 MiB instead of growing."""
 
-    def __init__(self, bounds: Bounds | None = None, *, url: str = "memory://") -> None:
+    DEFAULT_MAX_KEYS = 500_000
+    """Dedupe keys remembered at most (about 85 MB): past it the oldest are forgotten before their TTL.
+
+    Forgetting a key early can only let a platform's late redelivery through as a
+    duplicate (delivery is at-least-once anyway); it never loses an event. Without this
+    bound a busy listener would hold every key for ``dedupe_ttl`` (3 days) in memory.
+    """
+
+    def __init__(
+        self, bounds: Bounds | None = None, *, max_keys: int = DEFAULT_MAX_KEYS, url: str = "memory://"
+    ) -> None:
+        if isinstance(max_keys, bool) or not isinstance(max_keys, int) or max_keys < 0:
+            raise StoreSettingsError(f"max_keys must be a whole number >= 0, not {max_keys!r}")
         self.bounds = bounds or self.DEFAULT_BOUNDS
+        self.max_keys = max_keys
+        self.keys_forgotten = 0
+        """Dedupe keys dropped before their TTL because ``max_keys`` was reached."""
         self._url = url
         self._opened = False
         self._closed = False
@@ -160,10 +175,12 @@ class MemoryStore(Store):
 
     @classmethod
     def from_url(cls, url: str) -> MemoryStore:
-        parsed = parse_store_url(url, scheme="memory", defaults=cls.DEFAULT_BOUNDS)
+        parsed = parse_store_url(
+            url, scheme="memory", extra={"max_keys": str(cls.DEFAULT_MAX_KEYS)}, defaults=cls.DEFAULT_BOUNDS
+        )
         if parsed.netloc or parsed.path.strip("/"):
             raise StoreSettingsError(f"memory:// takes no host or path, only parameters: {url.split('?', 1)[0]!r}")
-        return cls(parsed.bounds, url=url)
+        return cls(parsed.bounds, max_keys=parse_count("max_keys", parsed.extra["max_keys"]), url=url)
 
     @property
     def url(self) -> str:
@@ -204,6 +221,14 @@ class MemoryStore(Store):
             expires, key = order.popleft()
             if self._dedupe.get(key) == expires:
                 del self._dedupe[key]
+
+    def _forget_keys(self) -> None:
+        order = self._dedupe_order
+        while len(self._dedupe) > self.max_keys and order:
+            expires, key = order.popleft()
+            if self._dedupe.get(key) == expires:
+                del self._dedupe[key]
+                self.keys_forgotten += 1
 
     def _sweep_retained(self, now: float) -> None:
         cutoff = now - self.bounds.retention
@@ -271,6 +296,8 @@ class MemoryStore(Store):
                 k = (record.provider, record.dedupe_key)
                 dedupe[k] = expires
                 self._dedupe_order.append((expires, k))
+        if self.max_keys and len(dedupe) > self.max_keys:
+            self._forget_keys()
         self._bytes += new_bytes
         self._wake()
         return results

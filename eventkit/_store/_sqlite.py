@@ -80,13 +80,15 @@ CREATE TABLE events (
     payload BLOB NOT NULL,
     appended_at REAL NOT NULL
 );
+-- Rows in insertion order, so (with one dedupe_ttl) in expiry order: the sweep deletes from
+-- the front and needs no index on expires (which would double the cost of every append).
 CREATE TABLE dedupe (
+    id INTEGER PRIMARY KEY,
     provider TEXT NOT NULL,
     key TEXT NOT NULL,
     expires REAL NOT NULL,
-    PRIMARY KEY (provider, key)
-) WITHOUT ROWID;
-CREATE INDEX dedupe_expires ON dedupe (expires);
+    UNIQUE (provider, key)
+);
 CREATE TABLE groups (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
@@ -124,12 +126,29 @@ CREATE INDEX outbox_dead ON outbox (provider, id) WHERE dead = 1;
 
 _SYNCHRONOUS = ("full", "normal", "extra")
 _INSERT_EVENT = "INSERT INTO events (seq, provider, payload, appended_at) VALUES (?, ?, ?, ?)"
-_LOOKUP_KEY = "SELECT expires FROM dedupe WHERE provider = ? AND key = ?"
-# Stores the key unless it is held and not expired; rowcount 1 means "not a duplicate".
-_CLAIM_KEY = (
-    "INSERT INTO dedupe (provider, key, expires) VALUES (?, ?, ?) "
-    "ON CONFLICT (provider, key) DO UPDATE SET expires = excluded.expires WHERE dedupe.expires <= ?"
+_FIRST_HEAD = (
+    "SELECT key, id FROM outbox INDEXED BY outbox_live WHERE provider = ? AND dead = 0 ORDER BY key, id LIMIT 1"
 )
+_NEXT_HEAD = "SELECT key, id FROM outbox INDEXED BY outbox_live WHERE provider = ? AND dead = 0 AND key > ? ORDER BY key, id LIMIT 1"
+_LOOKUP_KEY = "SELECT id, expires FROM dedupe WHERE provider = ? AND key = ?"
+_INSERT_KEY = "INSERT INTO dedupe (provider, key, expires) VALUES (?, ?, ?)"
+# rowcount 1: a key not held before (the common case, one statement).
+_CLAIM_KEY = "INSERT OR IGNORE INTO dedupe (provider, key, expires) VALUES (?, ?, ?)"
+
+
+def _claim_key(conn: sqlite3.Connection, provider: str, key: str, expires: float, now: float) -> bool:
+    """Hold ``key`` until ``expires``; False when it is already held and not expired (a duplicate)."""
+    if conn.execute(_CLAIM_KEY, (provider, key, expires)).rowcount == 1:
+        return True
+    held = conn.execute(_LOOKUP_KEY, (provider, key)).fetchone()
+    if held is not None and held[1] > now:
+        return False
+    # Expired but not swept yet: a new row (at the end, so the sweep's order stays by expiry).
+    conn.execute("DELETE FROM dedupe WHERE provider = ? AND key = ?", (provider, key))
+    conn.execute(_INSERT_KEY, (provider, key, expires))
+    return True
+
+
 _CHECKS = ("quick", "none")
 _SWEEP_LIMIT = 5000
 
@@ -484,7 +503,14 @@ class SqliteStore(Store):
     # Sweeping (runs inside a batch's transaction)
 
     def _sweep(self, conn: sqlite3.Connection, ctx: _Ctx) -> None:
-        conn.execute("DELETE FROM dedupe WHERE expires <= ?", (ctx.now,))
+        expired = conn.execute("SELECT id, expires FROM dedupe ORDER BY id LIMIT ?", (_SWEEP_LIMIT,)).fetchall()
+        last = None
+        for id, expires in expired:
+            if expires > ctx.now:
+                break
+            last = id
+        if last is not None:
+            conn.execute("DELETE FROM dedupe WHERE id <= ?", (last,))
         floor = conn.execute("SELECT min(cursor) FROM groups").fetchone()[0]
         if floor is None:
             return  # no group yet: every event is waiting for the first consumer
@@ -535,10 +561,7 @@ class SqliteStore(Store):
                         if record.dedupe_key is None:
                             results.append(True)
                         else:
-                            claimed = conn.execute(
-                                _CLAIM_KEY, (record.provider, record.dedupe_key, expires, now)
-                            ).rowcount
-                            results.append(claimed == 1)
+                            results.append(_claim_key(conn, record.provider, record.dedupe_key, expires, now))
                     stored = [r for r, ok in zip(records, results, strict=True) if ok]
                 else:
                     results = [True] * len(records)
@@ -554,7 +577,7 @@ class SqliteStore(Store):
                 if record.dedupe_key is not None:
                     k = (record.provider, record.dedupe_key)
                     held = conn.execute(_LOOKUP_KEY, k).fetchone()
-                    if k in seen or (held is not None and held[0] > now):
+                    if k in seen or (held is not None and held[1] > now):
                         results.append(False)
                         continue
                     seen.add(k)
@@ -565,7 +588,8 @@ class SqliteStore(Store):
                 return results
             self._check_room(conn, ctx, len(stored), sum(len(r.payload) for r in stored), outbox=False)
             if keys:
-                conn.executemany("INSERT OR REPLACE INTO dedupe (provider, key, expires) VALUES (?, ?, ?)", keys)
+                conn.executemany("DELETE FROM dedupe WHERE provider = ? AND key = ?", [k[:2] for k in keys])
+                conn.executemany(_INSERT_KEY, keys)
             self._insert_events(conn, ctx, stored, now)
             return results
 
@@ -687,7 +711,8 @@ class SqliteStore(Store):
                     claimed.append((seq, attempts, error))
 
         claim(
-            "SELECT seq, attempts, error FROM entries WHERE grp = ? AND state = 0 AND consumer = ? ORDER BY seq LIMIT ?",
+            "SELECT seq, attempts, error FROM entries INDEXED BY entries_due "
+            "WHERE grp = ? AND state = 0 AND consumer = ? ORDER BY seq LIMIT ?",
             (grp, consumer, count),
         )
         if len(claimed) < count:
@@ -844,9 +869,12 @@ class SqliteStore(Store):
 
         def op(conn: sqlite3.Connection, ctx: _Ctx) -> list[OutboxItem]:
             now = ctx.now
-            heads = conn.execute(
-                "SELECT min(id) FROM outbox WHERE provider = ? AND dead = 0 GROUP BY key", (provider,)
-            ).fetchall()
+            # The head of each key: one index seek per key (a skip scan), not a pass over every item.
+            heads: list[tuple[int]] = []
+            row = conn.execute(_FIRST_HEAD, (provider,)).fetchone()
+            while row is not None:
+                heads.append((row[1],))
+                row = conn.execute(_NEXT_HEAD, (provider, row[0])).fetchone()
             ready: list[tuple[int, int, int, float | None]] = []
             for (id,) in sorted(heads):
                 row = conn.execute(

@@ -143,3 +143,18 @@ def test_memory_url_parameters_and_defaults() -> None:
     assert MemoryStore.durable is False
     with pytest.raises(StoreSettingsError):
         MemoryStore.from_url("memory://somewhere")
+
+
+async def test_memory_forgets_the_oldest_dedupe_keys_past_max_keys() -> None:
+    from eventkit._store import Inbound
+
+    store = MemoryStore.from_url("memory://?max_keys=3")
+    assert store.max_keys == 3
+    await store.open()
+    assert await store.append([Inbound("acme", b"x", f"k{n}") for n in range(5)]) == [True] * 5
+    assert store.keys_forgotten == 2
+    # The newest keys are still held; the two oldest were forgotten early (a redelivery would get through).
+    assert await store.append([Inbound("acme", b"x", f"k{n}") for n in (2, 3, 4)]) == [False] * 3
+    assert await store.append([Inbound("acme", b"x", "k0")]) == [True]
+    with pytest.raises(StoreSettingsError):
+        MemoryStore.from_url("memory://?max_keys=-1")

@@ -367,10 +367,12 @@ class MemoryStore(Store):
         if len(out) < count and group.pending:
             idle_before = now - claim_idle
             taken: list[int] = []
+            mine_now = group.by_consumer.get(consumer, {})
             for seq in group.pending:
                 if len(out) + len(taken) >= count or entries[seq].at > idle_before:
                     break
-                taken.append(seq)
+                if seq not in mine_now:  # not one step 1 just handed out again (claim_idle=0)
+                    taken.append(seq)
             for seq in taken:
                 self._hand_out(group, seq, entries[seq], consumer, now, max_attempts, out)
         # 3. Released entries whose not-before time has come.

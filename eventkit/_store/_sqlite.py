@@ -718,7 +718,7 @@ class SqliteStore(Store):
         if len(claimed) < count:
             claim(
                 "SELECT seq, attempts, error FROM entries WHERE grp = ? AND state = 0 AND at <= ? ORDER BY at, seq LIMIT ?",
-                (grp, now - claim_idle, count),
+                (grp, now - claim_idle, count + len(taken)),
             )
         if len(claimed) < count:
             claim(

@@ -182,6 +182,17 @@ async def test_own_pending_entries_come_back_at_once(make_store: MakeStore) -> N
     assert again[1].payload == b"event-2"
 
 
+async def test_one_read_never_hands_out_an_entry_twice(make_store: MakeStore) -> None:
+    store = await make_store()
+    await store.append([rec(n) for n in range(4)])
+    first = await store.read("g", "c1", count=2, timeout=0)
+    other = await store.read("g", "c2", count=1, timeout=0)
+    again = await store.read("g", "c1", count=10, timeout=0, claim_idle=0)
+    ids = [d.id for d in again]
+    assert len(ids) == len(set(ids)) == 4
+    assert {d.id for d in first} | {d.id for d in other} <= set(ids)
+
+
 async def test_dead_letter_after_max_attempts_and_replay(make_store: MakeStore) -> None:
     store = await make_store()
     await store.append([rec(1), rec(2)])

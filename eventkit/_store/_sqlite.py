@@ -55,6 +55,7 @@ from ._base import (
     check_optional_time,
     check_read_args,
     format_id,
+    full_inbox,
     parse_id,
 )
 from ._url import Bounds, parse_duration, parse_store_url
@@ -487,7 +488,15 @@ class SqliteStore(Store):
             self._wakeup = asyncio.Event()
 
     async def ping(self) -> None:
-        await self._submit(lambda conn, ctx: conn.execute("SELECT 1").fetchone())
+        def op(conn: sqlite3.Connection, ctx: _Ctx) -> None:
+            # Holding the write lock is the proof that a write could happen now; a full store cannot take one.
+            if full_inbox(self.bounds, ctx.events, ctx.bytes):
+                self._sweep(conn, ctx)
+            problem = full_inbox(self.bounds, ctx.events, ctx.bytes)
+            if problem:
+                raise StoreFullError(f"the SQLite store {problem}")
+
+        await self._submit(op)
 
     async def stats(self) -> StoreStats:
         def op(conn: sqlite3.Connection, ctx: _Ctx) -> StoreStats:

@@ -35,7 +35,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 from urllib.parse import unquote
 
 from .._aio import wait_within
@@ -59,8 +59,6 @@ from ._base import (
     parse_id,
 )
 from ._url import Bounds, parse_duration, parse_store_url
-
-T = TypeVar("T")
 
 SCHEMA_VERSION = 1
 _APPLICATION_ID = 0x45564B31  # "EVK1": marks the file as an eventkit store for tools like `file`
@@ -157,12 +155,11 @@ _SWEEP_LIMIT = 5000
 class _Ctx:
     """What one batch's operations share: the time and the running totals (written back once per batch)."""
 
-    __slots__ = ("appended", "bytes", "events", "next_out", "next_seq", "now", "outbox")
+    __slots__ = ("bytes", "events", "next_out", "next_seq", "now", "outbox")
 
     def __init__(self, now: float, row: tuple[int, int, int, int, int]) -> None:
         self.now = now
         self.next_seq, self.events, self.bytes, self.outbox, self.next_out = row
-        self.appended = False
 
     def snapshot(self) -> tuple[int, int, int, int, int]:
         return (self.next_seq, self.events, self.bytes, self.outbox, self.next_out)

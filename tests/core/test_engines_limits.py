@@ -126,14 +126,21 @@ def keep_alive(server: RawServer) -> Callable[[socket.socket, int], None]:
     return serve
 
 
-def dripping(server: RawServer) -> Callable[[socket.socket, int], None]:
-    """Read the request, then send the answer one byte every 0.2 s: every read is quick, the answer never ends."""
+def dripping(server: RawServer, head_at_once: bool = False) -> Callable[[socket.socket, int], None]:
+    """Read the request, then send the answer one byte every 0.2 s: every read is quick, the answer never ends.
+
+    ``head_at_once``: the status line and headers arrive at once, only the body drips.
+    """
 
     def serve(conn: socket.socket, number: int) -> None:
         if read_request(conn, bytearray()) is None:
             return
         server.count_request()
-        for byte in ANSWER:
+        dripped = ANSWER
+        if head_at_once:
+            head, _, dripped = ANSWER.partition(b"\r\n\r\n")
+            conn.sendall(head + b"\r\n\r\n")
+        for byte in dripped:
             if server._stop.is_set():
                 return
             conn.sendall(bytes([byte]))
@@ -145,10 +152,11 @@ def dripping(server: RawServer) -> Callable[[socket.socket, int], None]:
 # Whole-attempt timeouts
 
 
+@pytest.mark.parametrize("head_at_once", [False, True], ids=["all-dripped", "body-dripped"])
 @pytest.mark.parametrize("engine", SYNC_ENGINES)
-def test_sync_timeout_bounds_a_dripped_answer(engine: str) -> None:
+def test_sync_timeout_bounds_a_dripped_answer(engine: str, head_at_once: bool) -> None:
     server = RawServer(lambda c, n: None)
-    server.serve = dripping(server)
+    server.serve = dripping(server, head_at_once)
     with (
         server,
         eventkit.connect(
@@ -163,10 +171,11 @@ def test_sync_timeout_bounds_a_dripped_answer(engine: str) -> None:
     assert took < 5, "a hang guard, not a timing check: the dripped answer takes 17 s to finish"
 
 
+@pytest.mark.parametrize("head_at_once", [False, True], ids=["all-dripped", "body-dripped"])
 @pytest.mark.parametrize("engine", ASYNC_ENGINES)
-async def test_async_timeout_bounds_a_dripped_answer(engine: str) -> None:
+async def test_async_timeout_bounds_a_dripped_answer(engine: str, head_at_once: bool) -> None:
     server = RawServer(lambda c, n: None)
-    server.serve = dripping(server)
+    server.serve = dripping(server, head_at_once)
     with server:
         async with eventkit.connect_async(
             DemoProvider, token=TOKEN, base_url=server.url, http_engine=engine, timeout=0.5, max_attempts=1, environ={}

@@ -63,6 +63,8 @@ def _verify(value: Any) -> bool | str | ssl.SSLContext:
     """``verify`` as an engine takes it: on/off, a CA bundle path (file or directory) that exists, or a context."""
     if isinstance(value, (bool, ssl.SSLContext)):
         return value
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
     if isinstance(value, str) and value:
         if not os.path.exists(value):
             raise SettingsError(f"setting 'verify': no CA bundle file or directory at {value!r}")

@@ -514,6 +514,7 @@ def test_verify_is_checked_at_connect(tmp_path: Path) -> None:
     assert kit.transport.verify is False
     kit = eventkit.connect(DemoProvider, token=TOKEN, environ={"EVENTKIT_DEMO_VERIFY": str(tmp_path)})
     assert kit.transport.verify == str(tmp_path)
+    assert eventkit.connect(DemoProvider, token=TOKEN, verify=tmp_path, environ={}).transport.verify == str(tmp_path)
 
 
 def test_the_pool_holds_against_uvicorn() -> None:

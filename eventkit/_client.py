@@ -415,6 +415,8 @@ class Client(_Base):
         self._async_sender: AsyncSender | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_width = 0
 
     def _get_portal(self) -> Portal:
         if self._portal is None:
@@ -478,8 +480,47 @@ class Client(_Base):
         items = list(events)
         if limit <= 1 or len(items) <= 1:
             return [one(item) for item in items]
-        with ThreadPoolExecutor(max_workers=min(limit, len(items)), thread_name_prefix="eventkit-send") as pool:
+        width = min(limit, len(items))
+        pool = self._get_executor(width)
+        if pool is None:  # closed: each event gets its "client is closed" result
+            return [one(item) for item in items]
+        if width >= self._executor_width:
             return list(pool.map(one, items))
+        # Fewer in flight than the client's threads: ``width`` workers each take the next item.
+        results: list[SendResult | None] = [None] * len(items)
+        cursor = iter(range(len(items)))
+        cursor_lock = threading.Lock()
+
+        def worker() -> None:
+            while True:
+                with cursor_lock:
+                    index = next(cursor, None)
+                if index is None:
+                    return
+                results[index] = one(items[index])
+
+        for future in [pool.submit(worker) for _ in range(width)]:
+            future.result()
+        return [r for r in results if r is not None]
+
+    def _get_executor(self, width: int) -> ThreadPoolExecutor | None:
+        """The client's one thread pool for ``send_many``, made on first use and grown, never per call.
+
+        Every thread reuses the engine's pooled connections, so repeated calls
+        open no new sockets once the pool is warm.
+        """
+        with self._lock:
+            if self._closed:
+                return None
+            if self._executor is None or width > self._executor_width:
+                old, self._executor = (
+                    self._executor,
+                    ThreadPoolExecutor(max_workers=width, thread_name_prefix="eventkit-send"),
+                )
+                self._executor_width = width
+                if old is not None:
+                    old.shutdown(wait=False)
+            return self._executor
 
     @overload
     def listen(
@@ -536,6 +577,9 @@ class Client(_Base):
             self._closed = True
             sender, self._sender = self._sender, None
             async_sender, self._async_sender = self._async_sender, None
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
         if sender is not None:
             sender.close()
         if self._portal is not None:

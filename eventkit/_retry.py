@@ -76,7 +76,7 @@ class RetryLoop:
         self.gate = _RateGate(policy.rate_limit)
         self.telemetry = telemetry_from(policy.telemetry)
 
-    def _delay(self, attempt: int, error: EventkitError) -> float | None:
+    def _delay(self, attempt: int, error: EventkitError, started: float) -> float | None:
         if error.maybe_delivered and not self.policy.retry_ambiguous:
             return None
         if not error.retryable or attempt >= self.policy.max_attempts:
@@ -88,6 +88,9 @@ class RetryLoop:
             delay = error.retry_after
         else:
             delay = backoff_delay(self.policy, attempt)
+        deadline = self.policy.deadline
+        if deadline is not None and time.monotonic() + delay >= started + deadline:
+            return None  # the send's deadline would pass before the next attempt could start
         self.stats.incr("retries")
         log.debug("%s: retrying in %.3fs after %s", self.name, delay, type(error).__name__)
         return delay
@@ -144,7 +147,7 @@ class RetryLoop:
                 return self._result(event, target, number, started, ambiguous, receipt, None)
             except EventkitError as error:
                 ambiguous = ambiguous or error.maybe_delivered
-                delay = self._delay(number, error)
+                delay = self._delay(number, error, started)
                 if delay is None:
                     return self._result(event, target, number, started, ambiguous, None, error)
                 time.sleep(delay)
@@ -167,7 +170,7 @@ class RetryLoop:
                 return self._result(event, target, number, started, ambiguous, receipt, None)
             except EventkitError as error:
                 ambiguous = ambiguous or error.maybe_delivered
-                delay = self._delay(number, error)
+                delay = self._delay(number, error, started)
                 if delay is None:
                     return self._result(event, target, number, started, ambiguous, None, error)
                 await asyncio.sleep(delay)

@@ -10,7 +10,9 @@ an error.
 
 from __future__ import annotations
 
+import math
 import os
+import ssl
 import types
 import typing
 from typing import Any, Mapping, Sequence, Union
@@ -43,12 +45,13 @@ def setting(
     help: str = "",
     url: str | None = None,
     factory: Any = None,
+    converter: Any = None,
 ) -> Any:
     """Declare one provider setting (an ``attrs.field`` with eventkit's metadata)."""
     info = SettingInfo(secret=secret, required=required, env=tuple(env), help=help, url=url)
     if factory is not None:
-        return attrs.field(factory=factory, metadata={_META: info})
-    return attrs.field(default=default, metadata={_META: info})
+        return attrs.field(factory=factory, converter=converter, metadata={_META: info})
+    return attrs.field(default=default, converter=converter, metadata={_META: info})
 
 
 def info_of(field: attrs.Attribute) -> SettingInfo:  # type: ignore[type-arg]
@@ -56,12 +59,30 @@ def info_of(field: attrs.Attribute) -> SettingInfo:  # type: ignore[type-arg]
     return info if isinstance(info, SettingInfo) else SettingInfo()
 
 
+def _verify(value: Any) -> bool | str | ssl.SSLContext:
+    """``verify`` as an engine takes it: on/off, a CA bundle path (file or directory) that exists, or a context."""
+    if isinstance(value, (bool, ssl.SSLContext)):
+        return value
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if isinstance(value, str) and value:
+        if not os.path.exists(value):
+            raise SettingsError(f"setting 'verify': no CA bundle file or directory at {value!r}")
+        return value
+    raise SettingsError(
+        f"setting 'verify' must be true, false, a CA bundle path or an ssl.SSLContext, not {type(value).__name__}"
+    )
+
+
 @attrs.frozen
 class TransportSettings:
     """Settings every connected provider has: timeouts, retries, TLS, injection points."""
 
-    timeout: float = setting(10.0, help="seconds to wait for a platform's answer")
+    timeout: float = setting(10.0, help="seconds one attempt may take, connect to complete answer, on every engine")
     connect_timeout: float | None = setting(help="seconds to wait for a connection (default: timeout)")
+    deadline: float | None = setting(
+        help="seconds a whole send may take, retries and their waits included (none by default)"
+    )
     max_attempts: int = setting(3, help="attempts per event, first included")
     backoff_initial: float = setting(0.25, help="first retry delay in seconds, doubled each retry, with jitter")
     backoff_max: float = setting(10.0, help="longest computed retry delay in seconds")
@@ -72,7 +93,11 @@ class TransportSettings:
     )
     concurrency: int = setting(16, help="events in flight at once in send_many")
     rate_limit: float | None = setting(help="client-side ceiling in requests per second (none by default)")
-    verify: bool = setting(True, help="verify TLS certificates")
+    verify: Union[bool, str, ssl.SSLContext] = setting(
+        True,
+        converter=_verify,
+        help="TLS: true (system CAs), false (no checks), a CA bundle file or directory, or an ssl.SSLContext",
+    )
     http_client: Any = setting(help="an httpx.Client to use instead of eventkit's own (sync)")
     async_http_client: Any = setting(help="an httpx.AsyncClient to use instead of eventkit's own")
     http_transport: Any = setting(help="an httpx transport (e.g. httpx.MockTransport) for eventkit's clients")
@@ -87,8 +112,18 @@ class TransportSettings:
 
     def __attrs_post_init__(self) -> None:
         problems = []
+        for field in attrs.fields(TransportSettings):
+            value = getattr(self, field.name)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                problem = _numeric_problem(field.name, value)
+                if problem:
+                    raise SettingsError(problem)
         if self.timeout <= 0:
             problems.append("timeout must be > 0")
+        if self.connect_timeout is not None and self.connect_timeout <= 0:
+            problems.append("connect_timeout must be > 0")
+        if self.deadline is not None and self.deadline <= 0:
+            problems.append("deadline must be > 0")
         if self.max_attempts < 1:
             problems.append("max_attempts must be >= 1")
         if self.concurrency < 1:
@@ -143,13 +178,18 @@ def _convert(value: Any, tp: Any, name: str, secret: bool) -> Any:
         if isinstance(value, bool):
             raise SettingsError(f"setting {name!r} must be a number")
         if isinstance(value, (int, float)) and (tp is float or isinstance(value, int)):
-            return tp(value)
-        try:
-            return tp(str(value).strip())
-        except ValueError:
-            raise SettingsError(
-                f"setting {name!r} must be {'an integer' if tp is int else 'a number'}, not {_show(value, secret)}"
-            ) from None
+            number = tp(value)
+        else:
+            try:
+                number = tp(str(value).strip())
+            except ValueError:
+                raise SettingsError(
+                    f"setting {name!r} must be {'an integer' if tp is int else 'a number'}, not {_show(value, secret)}"
+                ) from None
+        problem = _numeric_problem(name, number, value, secret)
+        if problem:
+            raise SettingsError(problem)
+        return number
     if tp is str:
         if isinstance(value, str):
             return value
@@ -164,6 +204,18 @@ def _convert(value: Any, tp: Any, name: str, secret: bool) -> Any:
         except TypeError:
             raise SettingsError(f"setting {name!r} must be a list") from None
     return value
+
+
+def _numeric_problem(name: str, number: float, raw: Any = None, secret: bool = False) -> str | None:
+    """Why a numeric setting is refused: every one is a count, a size or seconds, so NaN, inf and < 0 are errors.
+
+    NaN compares false with everything, so a NaN timeout or ``retry_after_max``
+    would silently disable the checks made with it (a ``Retry-After: 1e9`` let through).
+    """
+    if math.isnan(number) or math.isinf(number) or number < 0:
+        shown = _show(number if raw is None else raw, secret)
+        return f"setting {name!r} must be a finite number >= 0, not {shown}"
+    return None
 
 
 def _show(value: Any, secret: bool) -> str:

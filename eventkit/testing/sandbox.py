@@ -25,7 +25,8 @@ from typing import Any, ClassVar
 import attrs
 
 import eventkit
-from eventkit import Event, EventkitError, HttpRequest, SendResult
+from eventkit import Event, EventkitError, SendResult
+from eventkit.provider import HttpRequest
 
 SIGNALWIRE_CALL = "0c3c2a2e-1b7a-4c53-8f59-8a3d1f4b7f10"
 VONAGE_CONVERSATION = "CON-6b4a3f1e-2c7d-4e8f-9a0b-1c2d3e4f5a6b"

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from typing import Any, AsyncIterator
 
-from eventkit import (
+from eventkit.provider import (
     Capabilities,
     Codec,
+    Counters,
     Event,
     Limits,
     ListenContext,
@@ -30,7 +31,6 @@ from eventkit import (
     TransportSettings,
     Violation,
 )
-from eventkit._stats import Counters
 
 from ._ami_codec import MAX_AMI_KEYS, MAX_LINE_CONTENT, ami_error, decode_user_event, encode_ami
 from ._ari_codec import AriCodec, decode_ari_event, validate_any

@@ -17,8 +17,9 @@ import secrets
 import ssl
 from collections.abc import Callable
 
-from eventkit import (
+from eventkit.provider import (
     AuthenticationError,
+    Counters,
     EventkitError,
     ProtocolError,
     SendTimeoutError,
@@ -26,7 +27,6 @@ from eventkit import (
     UnavailableError,
     wait_within,
 )
-from eventkit._stats import Counters
 
 from ._ami_codec import PROVIDER, ami_error
 from ._frames import BANNER_PREFIX, AmiFrame, AmiParser, MalformedFrame, encode_action

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
-from eventkit import (
+from eventkit.provider import (
     JSON,
     AuthenticationError,
     Event,

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from eventkit import (
+from eventkit.provider import (
     AppTarget,
     Event,
     HttpRequest,

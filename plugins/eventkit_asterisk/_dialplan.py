@@ -15,7 +15,7 @@ the same ``ekjson:`` encoding as AMI, so the listener decodes them back.
 
 from __future__ import annotations
 
-from eventkit import Event, ValidationError, Violation
+from eventkit.provider import Event, ValidationError, Violation
 
 from ._ami_codec import PROVIDER, duplicate_key_violations, key_violations
 from ._values import encode_value

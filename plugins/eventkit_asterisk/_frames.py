@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
-from eventkit import ValidationError, Violation
+from eventkit.provider import ValidationError, Violation
 
 BANNER_PREFIX = "Asterisk Call Manager/"
 MAX_LINE_BYTES = 1024

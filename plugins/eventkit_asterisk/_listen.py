@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-from eventkit import (
+from eventkit.provider import (
     AuthenticationError,
     ConfigurationError,
     Event,

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from eventkit import (
+from eventkit.provider import (
     AppTarget,
+    AsyncSender,
+    Counters,
     Event,
     MissingCredentialsError,
     Receipt,
@@ -19,9 +21,8 @@ from eventkit import (
     SendResult,
     Target,
     TransportSettings,
+    async_http_sender,
 )
-from eventkit._stats import Counters
-from eventkit._transport import AsyncHttpSender
 
 from ._ami import AmiConnection
 from ._ami_codec import PROVIDER, encode_ami
@@ -88,7 +89,7 @@ class AsteriskSender:
         self.transport = transport
         self.stats = stats
         self._ami: AmiSender | None = None
-        self._ari: AsyncHttpSender | None = None
+        self._ari: AsyncSender | None = None
 
     async def send(self, event: Event, target: Target) -> SendResult:
         if isinstance(target, AppTarget):
@@ -96,7 +97,7 @@ class AsteriskSender:
                 return self._missing(event, target, f"sending to app: targets needs {ARI_NEEDS}")
             if self._ari is None:
                 codec = AriCodec(self.provider.settings)
-                self._ari = AsyncHttpSender(self.provider, codec, self.transport, self.stats)
+                self._ari = async_http_sender(self.provider, codec, self.transport, self.stats)
             return await self._ari.send(event, target)
         if self._ami is None:
             self._ami = AmiSender(self.provider, self.transport, self.stats)

@@ -14,9 +14,10 @@ from typing import Any, AsyncIterator
 
 import attrs
 
-from eventkit import (
+from eventkit.provider import (
     Capabilities,
     Codec,
+    Counters,
     Event,
     Limits,
     ListenContext,
@@ -33,7 +34,6 @@ from eventkit import (
     from_status,
     setting,
 )
-from eventkit._stats import Counters
 
 _FORMS = (
     TargetForm("topic", "topic:<name>", "a named in-process topic"),

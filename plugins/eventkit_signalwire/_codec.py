@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from eventkit import (
+from eventkit.provider import (
     CallTarget,
     Event,
     EventkitError,

@@ -17,7 +17,7 @@ import random
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
-from eventkit import (
+from eventkit.provider import (
     AuthenticationError,
     Event,
     EventkitError,
@@ -217,7 +217,7 @@ class RelayListener:
 
 def listen_relay(settings: SignalWireSettings, context: ListenContext) -> AsyncIterator[Event]:
     if settings.jwt_token is None and not (settings.project_id and settings.api_token):
-        from eventkit import MissingCredentialsError
+        from eventkit.provider import MissingCredentialsError
 
         raise MissingCredentialsError("RELAY needs project_id and api_token, or jwt_token", provider=PROVIDER)
     return RelayListener(settings, context).events()

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 import attrs
 
-from eventkit import (
+from eventkit.provider import (
     AuthenticationError,
     ConflictError,
     Event,

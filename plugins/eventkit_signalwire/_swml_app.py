@@ -19,7 +19,7 @@ from typing import Any, Awaitable, Callable, Iterable, Mapping, Union
 
 import attrs
 
-from eventkit import (
+from eventkit.provider import (
     Counters,
     Event,
     EventkitError,

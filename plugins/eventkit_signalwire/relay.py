@@ -14,7 +14,7 @@ import json
 import time
 from typing import Any, Mapping, Protocol
 
-from eventkit import EventkitError, Receipt, SendTimeoutError, wait_within
+from eventkit.provider import EventkitError, Receipt, SendTimeoutError, wait_within
 
 from ._relay import Frame, ack, method_not_found, parse_frame, result_receipt, user_event_request
 from ._wire import PROVIDER

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, AsyncIterator
 
-from eventkit import (
+from eventkit.provider import (
     Capabilities,
     Codec,
     Event,

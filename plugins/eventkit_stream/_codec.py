@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 import eventkit
-from eventkit import (
+from eventkit.provider import (
     ChannelTarget,
     Event,
     HttpRequest,
@@ -19,6 +19,7 @@ from eventkit import (
     JSONObject,
     Receipt,
     Target,
+    UnsupportedTargetError,
     UserTarget,
     ValidationError,
     Violation,
@@ -134,7 +135,7 @@ class StreamCodec:
             url = self._urls.get(target) or self._url(target, "users", segment(target.user_id, "to"), "event")
             body = {"event": {"type": event.name, **event.data}}
         else:
-            raise eventkit.UnsupportedTargetError(
+            raise UnsupportedTargetError(
                 violations=[_violation("to", "target", f"stream cannot send to {str(target)!r}")], provider=PROVIDER
             )
         return HttpRequest("POST", url, self.headers(), json_body(body))

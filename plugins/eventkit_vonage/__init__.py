@@ -7,7 +7,7 @@ codec); listening is the core's webhook receiver with Vonage's verifier. See
 
 from __future__ import annotations
 
-from eventkit import (
+from eventkit.provider import (
     Capabilities,
     Limits,
     ListenMode,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import eventkit
-from eventkit import (
+from eventkit.provider import (
     ConversationTarget,
     Event,
     HttpRequest,

@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from eventkit import (
+from eventkit.provider import (
     EventkitError,
     HttpResponse,
     ValidationError,
@@ -30,7 +30,7 @@ CONVERSATION_ID = re.compile(r"CON-[A-Za-z0-9-]{1,64}")
 
 def events_path(conversation_id: str) -> tuple[str, ...]:
     """Path segments of the create-event endpoint; no trailing slash (the gateway no longer normalises it)."""
-    from eventkit import segment
+    from eventkit.provider import segment
 
     return ("v1", "conversations", segment(conversation_id, "to"), "events")
 

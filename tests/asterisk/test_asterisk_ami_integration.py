@@ -12,15 +12,9 @@ from eventkit_asterisk._ami import AmiConnection
 from eventkit_asterisk._settings import AsteriskSettings
 
 import eventkit
-from eventkit import (
-    AuthenticationError,
-    PermissionDeniedError,
-    ProtocolError,
-    TransportSettings,
-    UnavailableError,
-    ValidationError,
-)
+from eventkit import AuthenticationError, PermissionDeniedError, ProtocolError, UnavailableError, ValidationError
 from eventkit._stats import Counters
+from eventkit.provider import TransportSettings
 from eventkit.testing import TcpServer
 from eventkit.testing.emulators.asterisk import AmiEmulator
 

@@ -12,7 +12,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, AsyncIterator, Iterable, Iterator, Mapping, Union
 
-from . import _registry
+from . import _registry, _wiring
 from ._capabilities import ListenMode
 from ._codec import Codec
 from ._errors import (
@@ -245,7 +245,7 @@ class AsyncClient(_Base):
         if self._closed:
             raise CapabilityError("this client is closed", provider=self.name)
         if self._sender is None:
-            self._sender = self.provider.open_async_sender(self.transport, self.stats, self.codec)
+            self._sender = _wiring.open_async_sender(self.provider, self.transport, self.stats, self.codec)
         return self._sender
 
     async def send(
@@ -307,7 +307,7 @@ class AsyncClient(_Base):
     ) -> AsyncIterator[Event]:
         """Received events, filtered by ``names``, until the consumer stops iterating."""
         context = self._listen_context(names, via, options)
-        return _filtered(self.provider.listen(context), context.names)
+        return _filtered(_wiring.listen(self.provider, context), context.names)
 
     async def aclose(self) -> None:
         self._closed = True
@@ -343,14 +343,14 @@ class Client(_Base):
             if self._closed:
                 raise CapabilityError("this client is closed", provider=self.name)
             if self._sender is None and self._async_sender is None:
-                native = self.provider.open_sync_sender(self.transport, self.stats, self.codec)
+                native = _wiring.open_sync_sender(self.provider, self.transport, self.stats, self.codec)
                 if native is not None:
                     self._sender = native
                 else:
                     portal = self._get_portal()
 
                     async def opener() -> AsyncSender:
-                        return self.provider.open_async_sender(self.transport, self.stats, self.codec)
+                        return _wiring.open_async_sender(self.provider, self.transport, self.stats, self.codec)
 
                     self._async_sender = portal.call(opener())
         if self._sender is not None:
@@ -403,7 +403,7 @@ class Client(_Base):
     ) -> Iterator[Event]:
         """A blocking iterator of received events (the listener runs on a background loop)."""
         context = self._listen_context(names, via, options)
-        return self._get_portal().iterate(lambda: _filtered(self.provider.listen(context), context.names))
+        return self._get_portal().iterate(lambda: _filtered(_wiring.listen(self.provider, context), context.names))
 
     def close(self) -> None:
         with self._lock:

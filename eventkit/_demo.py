@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TextIO
 
+from ._table import write_table
 from .testing.sandbox import SANDBOXES, RoundTrip, Sandbox, missing_requirements, round_trip
 
 DEMO_EVENT = "order_ready"
@@ -139,8 +140,6 @@ def to_json(trips: Sequence[RoundTrip]) -> list[dict[str, Any]]:
 
 
 def main(names: Sequence[str] | None, *, timeout: float, as_json: bool, out: TextIO) -> int:
-    from ._cli import _table
-
     started = time.perf_counter()
     trips = run(names, timeout=timeout)
     if as_json:
@@ -148,7 +147,7 @@ def main(names: Sequence[str] | None, *, timeout: float, as_json: bool, out: Tex
     else:
         sent = json.dumps(DEMO_DATA, ensure_ascii=False, separators=(",", ":"))
         out.write(f"sent {DEMO_EVENT} {sent} through each provider to its emulator on 127.0.0.1\n\n")
-        _table(table(trips), out)
+        write_table(table(trips), out)
         failed = [t for t in trips if not t.ok]
         out.write(
             f"\n{len(trips) - len(failed)} of {len(trips)} round trips ok in {time.perf_counter() - started:.1f} s"

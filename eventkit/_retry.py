@@ -14,17 +14,26 @@ import random
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import Protocol, Union
 
 from ._errors import EventkitError
 from ._event import Event
 from ._results import Receipt, SendResult
+from ._secrets import Redactor
 from ._settings import TransportSettings
 from ._stats import Counters
 from ._targets import Target
 
-if TYPE_CHECKING:
-    from ._provider import Provider
+
+class _Named(Protocol):
+    """What a loop used to read off a whole provider: its name and redactor."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def redactor(self) -> Redactor: ...
+
 
 log = logging.getLogger("eventkit.transport")
 
@@ -64,12 +73,25 @@ class RetryLoop:
 
     An attempt returns a :class:`Receipt` or raises :class:`EventkitError`; retryable
     errors are retried with backoff (or the platform's ``retry_after``) until the
-    attempt budget is spent. Errors are scrubbed of the provider's secrets.
+    attempt budget is spent. Errors are scrubbed of the secrets ``redactor`` knows.
+
+    ``name`` is the provider's name (results and errors carry it). Passing the
+    provider itself, as before 0.2, still works for one release: its ``name`` and
+    ``redactor`` are read off it.
     """
 
-    def __init__(self, provider: Provider, policy: TransportSettings, stats: Counters) -> None:
-        self.provider = provider
-        self.name = provider.name
+    def __init__(
+        self,
+        name: Union[str, _Named],
+        policy: TransportSettings,
+        stats: Counters,
+        redactor: Redactor | None = None,
+    ) -> None:
+        if not isinstance(name, str):  # a provider (deprecated form, kept for one release)
+            redactor = redactor if redactor is not None else name.redactor
+            name = name.name
+        self.name = name
+        self.redactor = redactor if redactor is not None else Redactor()
         self.policy = policy
         self.stats = stats
         self.gate = _RateGate(policy.rate_limit)
@@ -91,7 +113,7 @@ class RetryLoop:
         return delay
 
     def _scrub(self, error: EventkitError) -> EventkitError:
-        redact = self.provider.redactor
+        redact = self.redactor
         error.message = redact.text(error.message)
         error.args = (error.message,)
         error.body = redact.value(error.body)

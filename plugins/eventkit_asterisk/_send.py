@@ -45,7 +45,7 @@ class AmiSender:
         self.provider = provider
         self.transport = transport
         self.stats = stats
-        self.loop = RetryLoop(provider, transport, stats)
+        self.loop = RetryLoop(provider.name, transport, stats, redactor=provider.redactor)
         self._conn: AmiConnection | None = None
         self._lock = asyncio.Lock()
 

@@ -140,7 +140,7 @@ class _MemorySender:
     def __init__(self, provider: MemoryProvider, transport: TransportSettings, stats: Counters) -> None:
         self.provider = provider
         self.hub = hub(provider.settings.namespace)
-        self.loop = RetryLoop(provider, transport, stats)
+        self.loop = RetryLoop(provider.name, transport, stats, redactor=provider.redactor)
 
     def attempt(self, event: Event, target: Target) -> Receipt:
         fault = self.hub.take_fault()

@@ -95,3 +95,144 @@ def test_user_api_names_do_not_warn() -> None:
 def test_unknown_root_names_are_attribute_errors() -> None:
     with pytest.raises(AttributeError, match="no_such_name"):
         eventkit.no_such_name  # noqa: B018
+
+
+# The import graph of eventkit/ and plugins/ (docs/architecture.md, "What may import what").
+
+PACKAGE_ROOTS = [(ROOT / "eventkit", ROOT), (ROOT / "plugins", ROOT / "plugins")]
+
+# Imports inside functions that close a loop, each allowed for the reason given (the
+# importer matches by prefix, so a module split into a package keeps its entry).
+DOCUMENTED_LAZY = {
+    ("eventkit", "eventkit.provider"): "the root's deprecated names resolve there until 0.2",
+    ("eventkit._wiring", "eventkit._transport"): "import eventkit does not load ssl/http.client until a send",
+    ("eventkit._transport", "eventkit"): "the User-Agent reads eventkit.__version__",
+}
+
+
+def module_names() -> dict[str, tuple[Path, bool]]:
+    found = {}
+    for base, top in PACKAGE_ROOTS:
+        for path in python_files(base):
+            parts = list(path.relative_to(top).with_suffix("").parts)
+            is_package = parts[-1] == "__init__"
+            found[".".join(parts[:-1] if is_package else parts)] = (path, is_package)
+    return found
+
+
+def _type_checking_only(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def import_nodes(body: list[ast.stmt], lazy: bool = False) -> Iterator[tuple[ast.Import | ast.ImportFrom, bool]]:
+    """Every import statement, marked lazy when inside a function; ``if TYPE_CHECKING:`` bodies skipped."""
+    for node in body:
+        if isinstance(node, ast.If) and _type_checking_only(node.test):
+            yield from import_nodes(node.orelse, lazy)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield node, lazy
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield from import_nodes(node.body, True)
+        else:
+            for field in ("body", "orelse", "finalbody", "handlers"):
+                children = getattr(node, field, None)
+                if isinstance(children, list):
+                    yield from import_nodes([c for c in children if isinstance(c, ast.stmt)], lazy)
+                    for handler in children:
+                        if isinstance(handler, ast.ExceptHandler):
+                            yield from import_nodes(handler.body, lazy)
+
+
+def import_edges(modules: dict[str, tuple[Path, bool]]) -> list[tuple[str, str, bool]]:
+    """(importer, imported, lazy) for every import between modules of the two trees."""
+    edges = []
+    for name, (path, is_package) in modules.items():
+        package = name if is_package else name.rpartition(".")[0]
+        for node, lazy in import_nodes(ast.parse(path.read_text(), str(path)).body):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            else:
+                if node.level:
+                    base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                    module = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    module = node.module or ""
+                targets = [f"{module}.{a.name}" if f"{module}.{a.name}" in modules else module for a in node.names]
+            for target in targets:
+                while target and target not in modules:
+                    target = target.rpartition(".")[0]
+                if target and target != name:
+                    edges.append((name, target, lazy))
+    return edges
+
+
+def cycles(edges: list[tuple[str, str, bool]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    graph: dict[str, set[str]] = {}
+    for a, b, _ in edges:
+        graph.setdefault(a, set()).add(b)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def _documented(importer: str, imported: str) -> bool:
+    return any(
+        imported == target and (importer == prefix or importer.startswith(prefix + "."))
+        for prefix, target in DOCUMENTED_LAZY
+    )
+
+
+def test_the_cycle_check_can_fail() -> None:
+    assert cycles([("a", "b", False), ("b", "c", False), ("c", "a", True)]) == [["a", "b", "c"]]
+    assert cycles([("a", "b", False), ("b", "c", False)]) == []
+
+
+def test_module_level_imports_have_no_cycles() -> None:
+    modules = module_names()
+    assert {"eventkit._provider", "eventkit._client", "eventkit_stream._listen", "eventkit.testing"} <= set(modules)
+    edges = import_edges(modules)
+    assert ("eventkit._client", "eventkit._wiring", False) in edges
+    assert cycles([e for e in edges if not e[2]]) == []
+
+
+def test_lazy_imports_close_no_loop_except_documented_ones() -> None:
+    edges = [(a, b, lazy) for a, b, lazy in import_edges(module_names()) if not (lazy and _documented(a, b))]
+    assert cycles(edges) == []
+
+
+def test_the_provider_contract_imports_no_transport_listener_or_client() -> None:
+    imported = {b for a, b, _ in import_edges(module_names()) if a == "eventkit._provider"}
+    assert imported, "eventkit._provider imports nothing?"
+    assert not {b for b in imported if b.split(".")[1] in ("_transport", "_webhooks", "_client", "_wiring")}
+    assert "eventkit._provider" not in {b for a, b, _ in import_edges(module_names()) if a == "eventkit._retry"}

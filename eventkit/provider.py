@@ -17,7 +17,9 @@ plugin in this repository to that. The names fall in groups:
 * settings and secrets: :func:`setting`, :func:`mask_url`, :class:`Secret`,
   :class:`Redactor`;
 * JSON and asyncio helpers: :func:`copy_json`, :func:`json_problems`,
-  :func:`compact`, :func:`compact_bytes`, :func:`parse_object`, :func:`wait_within`.
+  :func:`compact`, :func:`compact_bytes`, :func:`parse_object`, :func:`wait_within`;
+* ASGI helpers for an app a plugin serves: :func:`read_body` (with its cap and
+  :class:`BodyTooLargeError`), :func:`answer`, :func:`answer_json`.
 
 The user-facing names (``Event``, targets, results, errors) are the same objects
 as in :mod:`eventkit`; they are repeated here so a plugin has one import.
@@ -26,6 +28,7 @@ as in :mod:`eventkit`; they are repeated here so a plugin has one import.
 from __future__ import annotations
 
 from ._aio import wait_within
+from ._asgi import BodyTooLargeError, answer, answer_json, read_body
 from ._capabilities import Capabilities, Limits, ListenMode, PayloadModel, SenderRule, TargetForm
 from ._codec import (
     Codec,
@@ -134,6 +137,11 @@ __all__ = [
     "json_problems",
     "parse_object",
     "wait_within",
+    # ASGI helpers (webhook apps a plugin serves)
+    "BodyTooLargeError",
+    "answer",
+    "answer_json",
+    "read_body",
     # Values shared with the user API
     "AmiTarget",
     "AppTarget",

@@ -335,7 +335,7 @@ class AmiSandbox(Sandbox):
 
     def wire(self, kit: eventkit.AsyncClient | eventkit.Client, event: Event) -> Wire:
         """AMI has no HTTP request: the action as the emulator read it, after the send."""
-        for name, lines in reversed(self.emulator.background.call(lambda: list(self.emulator.actions))):
+        for name, lines in reversed(self.emulator.background.run_sync(lambda: list(self.emulator.actions))):
             if name.lower() == "userevent" and f"UserEvent: {event.name}" in lines:
                 text = "".join(f"{line}\r\n" for line in lines) + "\r\n"
                 return Wire(f"Action: UserEvent ({len(lines)} lines)", len(text.encode()), text)

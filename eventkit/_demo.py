@@ -113,8 +113,8 @@ def table(trips: Sequence[RoundTrip]) -> list[list[str]]:
     rows = [["provider", "on the wire", "bytes", "came back", "round trip", "where the platform changed it"]]
     for trip in trips:
         label = SANDBOXES[trip.sandbox].label if trip.sandbox in SANDBOXES else trip.sandbox
-        wire = trip.wire.summary if trip.wire else "-"
-        size = str(trip.wire.size) if trip.wire else "-"
+        wire = trip.summary.line if trip.summary else "-"
+        size = str(trip.summary.size) if trip.summary else "-"
         rtt = f"{trip.seconds * 1000:.1f} ms" if trip.seconds is not None else "-"
         changes = list(trip.changes) or ["-"]
         rows.append([label, _clip(wire, 44), size, _came_back(trip), rtt, changes[0]])
@@ -128,7 +128,7 @@ def to_json(trips: Sequence[RoundTrip]) -> list[dict[str, Any]]:
             "sandbox": t.sandbox,
             "provider": t.provider,
             "ok": t.ok,
-            "wire": {"summary": t.wire.summary, "bytes": t.wire.size, "text": t.wire.text} if t.wire else None,
+            "wire": {"summary": t.summary.line, "bytes": t.summary.size, "text": t.summary.text} if t.summary else None,
             "sent": t.sent.data,
             "received": t.received.to_dict() if t.received else None,
             "round_trip_ms": round(t.seconds * 1000, 3) if t.seconds is not None else None,

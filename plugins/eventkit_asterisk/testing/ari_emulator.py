@@ -25,10 +25,10 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
-from ..._asgi import answer_json, read_body
-from .._background import AsgiServer
-from .asterisk_ami import AmiEmulator
-from .faults import FaultPlan, wrap
+from eventkit.testing import AsgiServer, answer_json, read_body
+from eventkit.testing.faults import FaultPlan, wrap
+
+from .ami_emulator import AmiEmulator
 
 MAX_CONTENT_LENGTH = 40960
 ASTERISK_ID = "02:fc:00:00:00:01"

@@ -37,7 +37,7 @@ from typing import Any
 
 import attrs
 
-from ..._asgi import read_body
+from .._asgi import read_body
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -30,9 +30,8 @@ from urllib.parse import parse_qsl, unquote
 
 import attrs
 
-from ..._asgi import answer, read_body
-from .._background import AsgiServer, HostedEmulator
-from .faults import FaultPlan, wrap
+from eventkit.testing import AsgiServer, HostedEmulator, answer, read_body
+from eventkit.testing.faults import FaultPlan, wrap
 
 Receive = Callable[[], Awaitable[Mapping[str, Any]]]
 Send = Callable[[Mapping[str, Any]], Awaitable[None]]

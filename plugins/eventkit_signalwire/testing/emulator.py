@@ -31,9 +31,8 @@ import time
 import uuid
 from typing import Any, Awaitable, Callable, Literal, Mapping
 
-from ..._asgi import answer_json, read_body
-from .._background import AsgiServer, HostedEmulator
-from .faults import FaultPlan, wrap
+from eventkit.testing import AsgiServer, HostedEmulator, answer_json, read_body
+from eventkit.testing.faults import FaultPlan, wrap
 
 Scope = Mapping[str, Any]
 Receive = Callable[[], Awaitable[Mapping[str, Any]]]

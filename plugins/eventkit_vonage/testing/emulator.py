@@ -32,9 +32,8 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Mapping
 
-from ..._asgi import answer, read_body
-from .._background import AsgiServer, HostedEmulator
-from .faults import FaultPlan, wrap
+from eventkit.testing import AsgiServer, HostedEmulator, answer, read_body
+from eventkit.testing.faults import FaultPlan, wrap
 
 Scope = Mapping[str, Any]
 Receive = Callable[[], Awaitable[Mapping[str, Any]]]

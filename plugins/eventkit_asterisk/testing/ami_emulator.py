@@ -31,7 +31,7 @@ import time
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
-from .._background import TcpServer
+from eventkit.testing import TcpServer
 
 AMI_VERSION = "13.0.0"
 MAX_LINE = 1024

@@ -284,7 +284,7 @@ def generate(target: FuzzTarget, rng: random.Random) -> bytes:
 
 
 def _ami(data: bytes, rng: random.Random) -> object:
-    from eventkit_asterisk._ami_codec import decode_user_event
+    from eventkit_asterisk._codec_ami import decode_user_event
     from eventkit_asterisk._frames import AmiFrame, AmiParser
 
     parser = AmiParser(expect_banner=data.startswith(b"Asterisk"), max_frame_bytes=4096)
@@ -301,14 +301,14 @@ def _ami(data: bytes, rng: random.Random) -> object:
 
 
 def _ari(data: bytes, rng: random.Random) -> object:
-    from eventkit_asterisk._ari_codec import decode_ari_event
+    from eventkit_asterisk._codec_ari import decode_ari_event
 
     text = data.decode("utf-8", "replace")
     return decode_ari_event(json.loads(text), text)
 
 
 def _relay(data: bytes, rng: random.Random) -> object:
-    from eventkit_signalwire._relay import decode_user_event, is_user_event, parse_frame
+    from eventkit_signalwire._codec_relay import decode_user_event, is_user_event, parse_frame
 
     frame = parse_frame(data)
     if frame.is_request and frame.method == "signalwire.event" and is_user_event(frame.params):

@@ -26,18 +26,19 @@ from eventkit.provider import (
     PayloadModel,
     Provider,
     SenderRule,
-    Target,
     TargetForm,
     TransportSettings,
-    Violation,
 )
 
-from ._ami_codec import MAX_AMI_KEYS, MAX_LINE_CONTENT, ami_error, decode_user_event, encode_ami
-from ._ari_codec import AriCodec, decode_ari_event, validate_any
+from ._codec import MAPPING, AsteriskCodec
+from ._codec_ami import decode_user_event, encode_ami
+from ._codec_ari import AriCodec, decode_ari_event
 from ._dialplan import render_extensions_line, render_user_event, validate_dialplan
+from ._errors import ami_error
 from ._frames import AmiFrame, AmiParser, MalformedFrame, encode_action
 from ._settings import AsteriskSettings, settings_from_url
 from ._values import MARKER, decode_value, encode_value
+from ._wire import MAX_AMI_KEYS, MAX_LINE_CONTENT
 
 __all__ = [
     "MARKER",
@@ -59,25 +60,6 @@ __all__ = [
     "render_user_event",
     "validate_dialplan",
 ]
-
-MAPPING = (
-    "AMI carries strings only: a string value travels as itself; any other JSON value travels as "
-    "'ekjson:' + compact JSON (a string starting with 'ekjson:' too), so eventkit-to-eventkit round trips "
-    "are exact. Events from other senders decode to strings (a repeated header becomes a list). "
-    "Channel headers (Channel, Uniqueid, Linkedid, ...) and the echoed ActionID go to meta; source is "
-    "'channel:<Uniqueid>' for dialplan events and 'ami' for the action. ARI keeps JSON types; Asterisk's "
-    "own 'eventname' key is removed from the data."
-)
-
-
-class AsteriskCodec:
-    """Validation for both target kinds (encoding lives with each wire: AMI frames, ARI requests)."""
-
-    def __init__(self, settings: AsteriskSettings) -> None:
-        self.settings = settings
-
-    def validate(self, event: Event, target: Target) -> list[Violation]:
-        return validate_any(event, target)
 
 
 class AsteriskProvider(Provider):

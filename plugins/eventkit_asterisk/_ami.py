@@ -28,9 +28,10 @@ from eventkit.provider import (
     wait_within,
 )
 
-from ._ami_codec import PROVIDER, ami_error
-from ._frames import BANNER_PREFIX, AmiFrame, AmiParser, MalformedFrame, encode_action
+from ._errors import ami_error
+from ._frames import AmiFrame, AmiParser, MalformedFrame, encode_action
 from ._settings import AsteriskSettings
+from ._wire import BANNER_PREFIX, PROVIDER
 
 log = logging.getLogger("eventkit.asterisk")
 

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 from eventkit.provider import Event, ValidationError, Violation
 
-from ._ami_codec import PROVIDER, duplicate_key_violations, key_violations
+from ._codec_ami import duplicate_key_violations, key_violations
 from ._values import encode_value
+from ._wire import MAX_DIALPLAN_KEYS, PROVIDER
 
-MAX_DIALPLAN_KEYS = 100
-"""``AST_APP_ARG(extra)[100]``: the 100th body argument would swallow the rest."""
 _SPECIAL = set('\\,"()[];')
 
 

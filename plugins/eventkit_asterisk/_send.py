@@ -25,8 +25,9 @@ from eventkit.provider import (
 )
 
 from ._ami import AmiConnection
-from ._ami_codec import PROVIDER, encode_ami
-from ._ari_codec import AriCodec
+from ._codec_ami import encode_ami
+from ._codec_ari import AriCodec
+from ._wire import PROVIDER
 
 if TYPE_CHECKING:
     from . import AsteriskProvider

@@ -25,7 +25,8 @@ from eventkit.provider import (
     TargetForm,
 )
 
-from ._codec import SignalWireCodec, basic_auth, rest_error, user_event_body
+from ._codec import SignalWireCodec, basic_auth, user_event_body
+from ._errors import rest_error
 from ._settings import DEFAULT_MAX_PAYLOAD_BYTES, SignalWireSettings
 from ._swml_app import Builder, SwmlFetch, SwmlFetchApp, signature, verify_signature
 from ._wire import is_uuid

@@ -27,17 +27,17 @@ from eventkit.provider import (
     wait_within,
 )
 
-from ._relay import (
+from ._codec_relay import (
     AUTHORIZATION_STATE,
     Frame,
     ack,
-    connect_error,
     connect_request,
     decode_user_event,
     is_user_event,
     method_not_found,
     parse_frame,
 )
+from ._errors import connect_error
 from ._wire import PROVIDER
 
 if TYPE_CHECKING:

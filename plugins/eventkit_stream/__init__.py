@@ -101,7 +101,7 @@ class StreamProvider(Provider):
         return StreamCodec(self.settings, token=getattr(self, "_server_token", None))
 
     def webhook_codec(self) -> WebhookCodec:
-        from ._webhooks import StreamWebhookCodec
+        from ._codec_webhook import StreamWebhookCodec
 
         return StreamWebhookCodec(self.settings)
 

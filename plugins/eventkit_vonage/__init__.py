@@ -18,9 +18,9 @@ from eventkit.provider import (
 )
 
 from ._codec import VonageCodec, wire_body
+from ._codec_webhook import VonageWebhookCodec
 from ._jwt import TokenMinter, load_private_key
 from ._settings import DEFAULT_BASE_URL, REGIONS, VonageSettings
-from ._webhook import VonageWebhookCodec
 from ._wire import CUSTOM_PREFIX, MAX_BODY_BYTES, MAX_NAME_LENGTH, MAX_TYPE_LENGTH, NAME_PATTERN
 
 __all__ = [

@@ -22,9 +22,10 @@ from eventkit.provider import (
     json_body,
 )
 
+from ._errors import error_from_response
 from ._jwt import TokenMinter
 from ._settings import VonageSettings
-from ._wire import CONVERSATION_ID, CUSTOM_PREFIX, PROVIDER, error_from_response, event_id, event_time, events_path
+from ._wire import CONVERSATION_ID, CUSTOM_PREFIX, PROVIDER, event_id, event_time, events_path
 
 USER_AGENT = f"eventkit/{eventkit.__version__}"
 

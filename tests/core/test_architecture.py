@@ -236,3 +236,40 @@ def test_the_provider_contract_imports_no_transport_listener_or_client() -> None
     assert imported, "eventkit._provider imports nothing?"
     assert not {b for b in imported if b.split(".")[1] in ("_transport", "_webhooks", "_client", "_wiring")}
     assert "eventkit._provider" not in {b for a, b, _ in import_edges(module_names()) if a == "eventkit._retry"}
+
+
+# Every vendor plugin has the one documented layout (docs/architecture.md, "Plugin layout").
+
+VENDOR_PLUGINS = ["eventkit_signalwire", "eventkit_asterisk", "eventkit_stream", "eventkit_vonage"]
+LAYOUT = [
+    "__init__.py",
+    "_wire.py",
+    "_settings.py",
+    "_codec.py",
+    "_errors.py",
+    "testing/emulator.py",
+    "testing/sandbox.py",
+]
+IO_MODULES = {"_listen", "_send", "_ami"}
+
+
+@pytest.mark.parametrize("plugin", VENDOR_PLUGINS)
+def test_each_vendor_plugin_has_the_documented_layout(plugin: str) -> None:
+    root = ROOT / "plugins" / plugin
+    assert [name for name in LAYOUT if not (root / name).is_file()] == []
+    from eventkit import _registry
+
+    provider = _registry.load(plugin.removeprefix("eventkit_"))
+    socket_modes = {mode.value for mode in provider.capabilities.listen} & {"websocket", "tcp"}
+    assert (root / "_listen.py").is_file() == bool(socket_modes)
+
+
+@pytest.mark.parametrize("plugin", [*VENDOR_PLUGINS, "eventkit_memory"])
+def test_plugin_packages_import_their_io_modules_lazily(plugin: str) -> None:
+    init = ROOT / "plugins" / plugin / "__init__.py"
+    eager = {
+        b.rpartition(".")[2]
+        for a, b, lazy in import_edges(module_names())
+        if a == plugin and not lazy and b.startswith(plugin + ".")
+    }
+    assert init.is_file() and not eager & IO_MODULES

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from eventkit_signalwire._relay import connect_request
+from eventkit_signalwire._codec_relay import connect_request
 from eventkit_signalwire._settings import SignalWireSettings
 from eventkit_signalwire.relay import send_user_event
 from eventkit_signalwire.testing.emulator import SignalWireEmulator

@@ -31,16 +31,10 @@ from eventkit.provider import (
     segment,
 )
 
-from ._ami_codec import PROVIDER, validate_ami
+from ._codec_ami import validate_ami
 from ._settings import AsteriskSettings
 from ._values import escape_json_strings, unescape_json_strings
-
-MAX_BODY_BYTES = 40960
-"""``MAX_CONTENT_LENGTH`` of Asterisk's HTTP server: larger bodies get 413."""
-MAX_SOURCES = 127
-"""The query form of ``source`` takes fewer than 128 values (``MAX_VALS``)."""
-SOURCE_KINDS = ("channel", "bridge", "endpoint")
-"""The only source schemes ``stasis_app_user_event`` implements (deviceState gives 400)."""
+from ._wire import MAX_BODY_BYTES, MAX_SOURCES, PROVIDER, SOURCE_KINDS
 
 
 def _body(event: Event) -> bytes:

@@ -29,7 +29,7 @@ from ._provider import AsyncSender, ListenContext, Provider, SyncSender
 from ._results import SendResult
 from ._settings import (
     TRANSPORT_FIELDS,
-    TransportSettings,
+    Policy,
     env_name,
     is_url,
     mask_url,
@@ -48,7 +48,7 @@ ProviderRef = Union[str, "type[Provider]"]
 
 def _open(
     name_or_url: ProviderRef, settings: Mapping[str, Any], environ: Mapping[str, str] | None
-) -> tuple[Provider, TransportSettings, str]:
+) -> tuple[Provider, Policy, str]:
     transport_kwargs, provider_kwargs = split_transport(settings)
     from_url: dict[str, Any] = {}
     cls: type[Provider]
@@ -92,7 +92,7 @@ def connect_async(
 
 
 class _Base:
-    def __init__(self, provider: Provider, transport: TransportSettings, shown: str) -> None:
+    def __init__(self, provider: Provider, transport: Policy, shown: str) -> None:
         self.provider = provider
         self.transport = transport
         self.url = shown
@@ -236,7 +236,7 @@ async def _filtered(source: AsyncIterator[Event], names: frozenset[str] | None) 
 class AsyncClient(_Base):
     """Async client for one provider. ``async with eventkit.connect_async(...) as kit:``."""
 
-    def __init__(self, provider: Provider, transport: TransportSettings, shown: str) -> None:
+    def __init__(self, provider: Provider, transport: Policy, shown: str) -> None:
         super().__init__(provider, transport, shown)
         self._sender: AsyncSender | None = None
         self._closed = False
@@ -325,7 +325,7 @@ class AsyncClient(_Base):
 class Client(_Base):
     """Blocking client for one provider. ``with eventkit.connect(...) as kit:``."""
 
-    def __init__(self, provider: Provider, transport: TransportSettings, shown: str) -> None:
+    def __init__(self, provider: Provider, transport: Policy, shown: str) -> None:
         super().__init__(provider, transport, shown)
         self._sender: SyncSender | None = None
         self._portal: Portal | None = None

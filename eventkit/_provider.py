@@ -24,7 +24,7 @@ from ._event import Event
 from ._json import compact_bytes
 from ._results import SendResult
 from ._secrets import Redactor, Secret
-from ._settings import TransportSettings, missing_required, secrets_of, settings_from_url
+from ._settings import Policy, missing_required, secrets_of, settings_from_url
 from ._stats import Counters
 from ._targets import Target
 
@@ -49,7 +49,7 @@ class ListenContext:
 
     names: frozenset[str] | None
     via: ListenMode
-    transport: TransportSettings
+    transport: Policy
     stats: Counters
     options: Mapping[str, Any] = attrs.field(factory=dict)
 
@@ -120,7 +120,7 @@ class Provider(abc.ABC):
     # receiver for a webhook codec) are chosen by eventkit._wiring, so this contract
     # never imports a transport or a listener.
 
-    def open_async_sender(self, transport: TransportSettings, stats: Counters, codec: Codec) -> AsyncSender:
+    def open_async_sender(self, transport: Policy, stats: Counters, codec: Codec) -> AsyncSender:
         """The provider's own async sender, or ``NotImplemented`` for the client's default.
 
         The default sends an :class:`HttpCodec`'s requests with the core's HTTP transport;
@@ -128,7 +128,7 @@ class Provider(abc.ABC):
         """
         return cast(AsyncSender, NotImplemented)
 
-    def open_sync_sender(self, transport: TransportSettings, stats: Counters, codec: Codec) -> SyncSender | None:
+    def open_sync_sender(self, transport: Policy, stats: Counters, codec: Codec) -> SyncSender | None:
         """A native sync sender; ``None`` to run the async one on a background loop;
         ``NotImplemented`` for the client's default (the blocking HTTP sender for an HTTP codec).
         """

@@ -1,7 +1,7 @@
 """Retry policy: the one place retries, backoff, Retry-After and rate limiting live.
 
 :class:`RetryLoop` drives any single-attempt function (an HTTP request, an AMI
-action, an in-process publish) under a connection's :class:`TransportSettings`,
+action, an in-process publish) under a connection's :class:`Policy`,
 so every provider, sync or async, retries the same way. No I/O library is
 imported here: this module is on the import path of ``import eventkit``.
 """
@@ -20,7 +20,7 @@ from ._errors import EventkitError
 from ._event import Event
 from ._results import Receipt, SendResult
 from ._secrets import Redactor
-from ._settings import TransportSettings
+from ._settings import Policy
 from ._stats import Counters
 from ._targets import Target
 
@@ -38,7 +38,7 @@ class _Named(Protocol):
 log = logging.getLogger("eventkit.transport")
 
 
-def backoff_delay(policy: TransportSettings, retry_number: int, rng: random.Random | None = None) -> float:
+def backoff_delay(policy: Policy, retry_number: int, rng: random.Random | None = None) -> float:
     """Exponential backoff with full jitter: uniform in [0, min(max, initial * 2**(n-1))]."""
     ceiling = min(policy.backoff_max, policy.backoff_initial * (2 ** (retry_number - 1)))
     return (rng or random).uniform(0, ceiling)
@@ -83,7 +83,7 @@ class RetryLoop:
     def __init__(
         self,
         name: Union[str, _Named],
-        policy: TransportSettings,
+        policy: Policy,
         stats: Counters,
         redactor: Redactor | None = None,
     ) -> None:

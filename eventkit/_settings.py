@@ -57,8 +57,12 @@ def info_of(field: attrs.Attribute) -> SettingInfo:  # type: ignore[type-arg]
 
 
 @attrs.frozen
-class TransportSettings:
-    """Settings every connected provider has: timeouts, retries, TLS, injection points."""
+class Policy:
+    """How a connection sends: timeouts, retries and backoff, rate, concurrency, TLS, HTTP engine
+    and injection points. Every connected provider has one (``kit.transport``), made from the
+    ``connect`` keywords that name its fields; :class:`~eventkit.provider.RetryLoop` and the
+    HTTP engines read it.
+    """
 
     timeout: float = setting(10.0, help="seconds to wait for a platform's answer")
     connect_timeout: float | None = setting(help="seconds to wait for a connection (default: timeout)")
@@ -99,7 +103,10 @@ class TransportSettings:
             raise SettingsError("; ".join(problems))
 
 
-TRANSPORT_FIELDS = frozenset(f.name for f in attrs.fields(TransportSettings))
+TransportSettings = Policy
+"""The old name of :class:`Policy` (deprecated; removed in 0.2)."""
+
+TRANSPORT_FIELDS = frozenset(f.name for f in attrs.fields(Policy))
 
 
 # Conversion from the strings that URLs, environment variables and --set give.
@@ -234,10 +241,8 @@ def split_transport(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str
     return transport, rest
 
 
-def resolve_transport(
-    provider: str, kwargs: Mapping[str, Any], environ: Mapping[str, str] | None = None
-) -> TransportSettings:
-    settings: TransportSettings = resolve(TransportSettings, provider, kwargs=kwargs, environ=environ)
+def resolve_transport(provider: str, kwargs: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Policy:
+    settings: Policy = resolve(Policy, provider, kwargs=kwargs, environ=environ)
     return settings
 
 

@@ -27,25 +27,25 @@ from ._webhooks import listen_via_webhooks
 
 if TYPE_CHECKING:
     from ._provider import AsyncSender, ListenContext, Provider, SyncSender
-    from ._settings import TransportSettings
+    from ._settings import Policy
     from ._stats import Counters
 
 
-def async_http_sender(provider: Provider, codec: HttpCodec, policy: TransportSettings, stats: Counters) -> AsyncSender:
+def async_http_sender(provider: Provider, codec: HttpCodec, policy: Policy, stats: Counters) -> AsyncSender:
     """The core's async HTTP sender for ``codec``'s requests, under ``policy``."""
     from ._transport import AsyncHttpSender  # lazy: see the module docstring
 
     return AsyncHttpSender(provider, codec, policy, stats)
 
 
-def http_sender(provider: Provider, codec: HttpCodec, policy: TransportSettings, stats: Counters) -> SyncSender:
+def http_sender(provider: Provider, codec: HttpCodec, policy: Policy, stats: Counters) -> SyncSender:
     """The core's blocking HTTP sender for ``codec``'s requests, under ``policy``."""
     from ._transport import HttpSender  # lazy: see the module docstring
 
     return HttpSender(provider, codec, policy, stats)
 
 
-def open_async_sender(provider: Provider, policy: TransportSettings, stats: Counters, codec: Codec) -> AsyncSender:
+def open_async_sender(provider: Provider, policy: Policy, stats: Counters, codec: Codec) -> AsyncSender:
     """The provider's async sender, or the core's HTTP sender for an HTTP codec."""
     sender = provider.open_async_sender(policy, stats, codec)
     if sender is not NotImplemented:
@@ -55,7 +55,7 @@ def open_async_sender(provider: Provider, policy: TransportSettings, stats: Coun
     raise CapabilityError(f"{provider.name} does not send events", provider=provider.name)
 
 
-def open_sync_sender(provider: Provider, policy: TransportSettings, stats: Counters, codec: Codec) -> SyncSender | None:
+def open_sync_sender(provider: Provider, policy: Policy, stats: Counters, codec: Codec) -> SyncSender | None:
     """A native blocking sender, or ``None`` to run the async sender on a background loop."""
     sender = provider.open_sync_sender(policy, stats, codec)
     if sender is not NotImplemented:

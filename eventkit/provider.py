@@ -12,7 +12,8 @@ plugin in this repository to that. The names fall in groups:
   :func:`json_body`, :func:`join_url`, :func:`load_json`, the rate-limit helpers);
 * sending: :class:`RetryLoop` (the one retry policy), :func:`async_http_sender`
   (the core's HTTP sender, for a provider that routes some targets over HTTP),
-  :class:`Policy` (the retry/timeout settings), :class:`Counters`;
+  :class:`Policy` (the retry/timeout settings; ``TransportSettings`` is its
+  deprecated old name), :class:`Counters`;
 * errors: the hierarchy plus :func:`from_status` / :func:`error_for_status`;
 * settings and secrets: :func:`setting`, :func:`mask_url`, :class:`Secret`,
   :class:`Redactor`;
@@ -75,7 +76,7 @@ from ._provider import AsyncSender, ListenContext, Provider, SyncSender
 from ._results import RateLimit, Receipt, SendResult
 from ._retry import RetryLoop
 from ._secrets import Redactor, Secret
-from ._settings import TransportSettings, mask_url, setting
+from ._settings import Policy, TransportSettings, mask_url, setting
 from ._stats import Counters
 from ._targets import (
     AmiTarget,
@@ -119,6 +120,7 @@ __all__ = [
     "segment",
     # Sending
     "Counters",
+    "Policy",
     "RetryLoop",
     "TransportSettings",
     "async_http_sender",

@@ -24,10 +24,10 @@ from eventkit.provider import (
     ListenContext,
     ListenMode,
     PayloadModel,
+    Policy,
     Provider,
     SenderRule,
     TargetForm,
-    TransportSettings,
 )
 
 from ._codec import MAPPING, AsteriskCodec
@@ -108,12 +108,12 @@ class AsteriskProvider(Provider):
     def codec(self) -> Codec:
         return AsteriskCodec(self.settings)
 
-    def open_async_sender(self, transport: TransportSettings, stats: Counters, codec: Codec) -> Any:
+    def open_async_sender(self, transport: Policy, stats: Counters, codec: Codec) -> Any:
         from ._send import AsteriskSender
 
         return AsteriskSender(self, transport, stats)
 
-    def open_sync_sender(self, transport: TransportSettings, stats: Counters, codec: Codec) -> None:
+    def open_sync_sender(self, transport: Policy, stats: Counters, codec: Codec) -> None:
         return None
 
     def listen(self, context: ListenContext) -> AsyncIterator[Event]:

@@ -21,9 +21,9 @@ from eventkit.provider import (
     AuthenticationError,
     Counters,
     EventkitError,
+    Policy,
     ProtocolError,
     SendTimeoutError,
-    TransportSettings,
     UnavailableError,
     wait_within,
 )
@@ -56,7 +56,7 @@ class AmiConnection:
     def __init__(
         self,
         settings: AsteriskSettings,
-        transport: TransportSettings,
+        transport: Policy,
         stats: Counters,
         *,
         events: str = "off",

@@ -16,11 +16,11 @@ from eventkit.provider import (
     Counters,
     Event,
     MissingCredentialsError,
+    Policy,
     Receipt,
     RetryLoop,
     SendResult,
     Target,
-    TransportSettings,
     async_http_sender,
 )
 
@@ -42,7 +42,7 @@ ARI_NEEDS = (
 class AmiSender:
     """``UserEvent`` actions over one logged-in AMI session (Events off), many in flight."""
 
-    def __init__(self, provider: AsteriskProvider, transport: TransportSettings, stats: Counters) -> None:
+    def __init__(self, provider: AsteriskProvider, transport: Policy, stats: Counters) -> None:
         self.provider = provider
         self.transport = transport
         self.stats = stats
@@ -85,7 +85,7 @@ class AmiSender:
 class AsteriskSender:
     """Routes each event to the AMI or ARI sender, opened on first use."""
 
-    def __init__(self, provider: AsteriskProvider, transport: TransportSettings, stats: Counters) -> None:
+    def __init__(self, provider: AsteriskProvider, transport: Policy, stats: Counters) -> None:
         self.provider = provider
         self.transport = transport
         self.stats = stats

@@ -23,13 +23,13 @@ from eventkit.provider import (
     ListenContext,
     ListenMode,
     PayloadModel,
+    Policy,
     Provider,
     Receipt,
     RetryLoop,
     SendResult,
     Target,
     TargetForm,
-    TransportSettings,
     Violation,
     from_status,
     setting,
@@ -137,7 +137,7 @@ class MemoryCodec:
 class _MemorySender:
     """Publishes to the namespace's hub under the core retry policy (faults are retried like any platform's)."""
 
-    def __init__(self, provider: MemoryProvider, transport: TransportSettings, stats: Counters) -> None:
+    def __init__(self, provider: MemoryProvider, transport: Policy, stats: Counters) -> None:
         self.provider = provider
         self.hub = hub(provider.settings.namespace)
         self.loop = RetryLoop(provider.name, transport, stats, redactor=provider.redactor)
@@ -198,10 +198,10 @@ class MemoryProvider(Provider):
     def codec(self) -> Codec:
         return MemoryCodec(self.settings)
 
-    def open_sync_sender(self, transport: TransportSettings, stats: Counters, codec: Codec) -> _MemorySender:
+    def open_sync_sender(self, transport: Policy, stats: Counters, codec: Codec) -> _MemorySender:
         return _MemorySender(self, transport, stats)
 
-    def open_async_sender(self, transport: TransportSettings, stats: Counters, codec: Codec) -> _AsyncMemorySender:
+    def open_async_sender(self, transport: Policy, stats: Counters, codec: Codec) -> _AsyncMemorySender:
         return _AsyncMemorySender(_MemorySender(self, transport, stats))
 
     def listen(self, context: ListenContext) -> AsyncIterator[Event]:

@@ -273,3 +273,16 @@ def test_plugin_packages_import_their_io_modules_lazily(plugin: str) -> None:
         if a == plugin and not lazy and b.startswith(plugin + ".")
     }
     assert init.is_file() and not eager & IO_MODULES
+
+
+def test_the_import_rules_table_of_docs_architecture() -> None:
+    edges = import_edges(module_names())
+
+    def imports(module: str) -> set[str]:
+        return {b for a, b, _ in edges if a == module}
+
+    assert "eventkit._cli" not in imports("eventkit._demo")  # the CLI runs the demo; they share _table
+    assert "eventkit._client" not in imports("eventkit._wiring")
+    assert not {"eventkit._client", "eventkit._cli"} & imports("eventkit.provider")
+    plugin_modules = [m for m in module_names() if m.startswith("eventkit_")]
+    assert not [m for m in module_names() if m.startswith("eventkit.") and imports(m) & set(plugin_modules)]

@@ -22,7 +22,7 @@ from ._event import Event
 from ._provider import Provider
 from ._routes import is_route, parse_routes, resolve_route
 from ._settings import env_name
-from ._targets import parse_target
+from ._targets import parse_target, sample_target
 
 if TYPE_CHECKING:
     from ._typed import TypedInstance
@@ -32,12 +32,6 @@ _PLACEHOLDER = "eventkit-check"
 SETTINGS_RULE = "settings"
 """A violation with this rule is about the connection's settings (missing credentials), not the
 event: ``check`` asks without credentials, so it leaves those out."""
-_SAMPLES = {
-    "ami": "ami",
-    "call": "call:00000000-0000-4000-8000-000000000000",
-    "channel": f"channel:messaging:{_PLACEHOLDER}",
-    "conversation": "conversation:CON-00000000-0000-4000-8000-000000000000",
-}
 
 
 @attrs.frozen
@@ -172,11 +166,6 @@ def _routes_for(
 
 def _about_event(violations: list[Violation]) -> list[Violation]:
     return [v for v in violations if v.rule != SETTINGS_RULE]
-
-
-def sample_target(kind: str) -> str:
-    """A placeholder address of ``kind``, for asking whether an event fits that kind at all."""
-    return _SAMPLES.get(kind, f"{kind}:{_PLACEHOLDER}")
 
 
 def _any_target(provider: Provider, event: Event) -> ProviderVerdict:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from ._errors import ConfigurationError, EventkitError, ValidationError
+from ._table import write_table
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -112,14 +113,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _table(rows: list[list[str]], out: TextIO) -> None:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for n, row in enumerate(rows):
-        out.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() + "\n")
-        if n == 0:
-            out.write("  ".join("-" * w for w in widths) + "\n")
-
-
 def cmd_providers(args: argparse.Namespace, out: TextIO) -> int:
     from . import _registry
     from ._settings import describe
@@ -149,7 +142,7 @@ def cmd_providers(args: argparse.Namespace, out: TextIO) -> int:
                 caps.payload.value,
             ]
         )
-    _table(rows, out)
+    write_table(rows, out)
     if args.settings:
         for name, cls in loaded.items():
             out.write(f"\n{name} settings:\n")
@@ -230,7 +223,7 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
             where = verdict.target or ", ".join(verdict.accepted_kinds) or "-"
             why = verdict.error or "; ".join(str(v) for v in verdict.violations) or "; ".join(verdict.changes)
             rows.append([verdict.provider, "yes" if verdict.accepted else "no", where, why or "-"])
-        _table(rows, out)
+        write_table(rows, out)
     return 0 if report.portable else EXIT_FAILED
 
 

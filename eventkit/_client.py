@@ -15,7 +15,7 @@ from typing import Any, AsyncIterator, Iterable, Iterator, Literal, Mapping, Seq
 
 import attrs
 
-from . import _registry, _typed
+from . import _registry, _typed, _wiring
 from ._capabilities import ListenMode
 from ._codec import Codec
 from ._config import provider_section
@@ -34,7 +34,7 @@ from ._results import SendResult
 from ._routes import is_route, parse_routes, resolve_route
 from ._settings import (
     TRANSPORT_FIELDS,
-    TransportSettings,
+    Policy,
     env_name,
     info_of,
     is_url,
@@ -59,7 +59,7 @@ ProviderRef = Union[str, "type[Provider]"]
 
 def _open(
     name_or_url: ProviderRef, settings: Mapping[str, Any], environ: Mapping[str, str] | None
-) -> tuple[Provider, TransportSettings, str, dict[str, str]]:
+) -> tuple[Provider, Policy, str, dict[str, str]]:
     settings = dict(settings)
     routes_given = settings.pop("routes", None)
     config = settings.pop("config", None)
@@ -117,7 +117,7 @@ def connect_async(
 
 class _Base:
     def __init__(
-        self, provider: Provider, transport: TransportSettings, shown: str, routes: Mapping[str, str] | None = None
+        self, provider: Provider, transport: Policy, shown: str, routes: Mapping[str, str] | None = None
     ) -> None:
         self.provider = provider
         self.routes: Mapping[str, str] = dict(routes or {})
@@ -274,7 +274,7 @@ class AsyncClient(_Base):
     """Async client for one provider. ``async with eventkit.connect_async(...) as kit:``."""
 
     def __init__(
-        self, provider: Provider, transport: TransportSettings, shown: str, routes: Mapping[str, str] | None = None
+        self, provider: Provider, transport: Policy, shown: str, routes: Mapping[str, str] | None = None
     ) -> None:
         super().__init__(provider, transport, shown, routes)
         self._sender: AsyncSender | None = None
@@ -284,7 +284,7 @@ class AsyncClient(_Base):
         if self._closed:
             raise CapabilityError("this client is closed", provider=self.name)
         if self._sender is None:
-            self._sender = self.provider.open_async_sender(self.transport, self.stats, self.codec)
+            self._sender = _wiring.open_async_sender(self.provider, self.transport, self.stats, self.codec)
         return self._sender
 
     async def send(
@@ -387,7 +387,7 @@ class AsyncClient(_Base):
         """
         names, typed = self._typed_listen(names, options)
         context = self._listen_context(names, via, options)
-        events = _filtered(self.provider.listen(context), context.names)
+        events = _filtered(_wiring.listen(self.provider, context), context.names)
         return typed.wrap(events) if typed is not None else events
 
     async def aclose(self) -> None:
@@ -407,7 +407,7 @@ class Client(_Base):
     """Blocking client for one provider. ``with eventkit.connect(...) as kit:``."""
 
     def __init__(
-        self, provider: Provider, transport: TransportSettings, shown: str, routes: Mapping[str, str] | None = None
+        self, provider: Provider, transport: Policy, shown: str, routes: Mapping[str, str] | None = None
     ) -> None:
         super().__init__(provider, transport, shown, routes)
         self._sender: SyncSender | None = None
@@ -428,14 +428,14 @@ class Client(_Base):
             if self._closed:
                 raise CapabilityError("this client is closed", provider=self.name)
             if self._sender is None and self._async_sender is None:
-                native = self.provider.open_sync_sender(self.transport, self.stats, self.codec)
+                native = _wiring.open_sync_sender(self.provider, self.transport, self.stats, self.codec)
                 if native is not None:
                     self._sender = native
                 else:
                     portal = self._get_portal()
 
                     async def opener() -> AsyncSender:
-                        return self.provider.open_async_sender(self.transport, self.stats, self.codec)
+                        return _wiring.open_async_sender(self.provider, self.transport, self.stats, self.codec)
 
                     self._async_sender = portal.call(opener())
         if self._sender is not None:
@@ -567,7 +567,7 @@ class Client(_Base):
         context = self._listen_context(names, via, options)
 
         def events() -> AsyncIterator[Any]:
-            source = _filtered(self.provider.listen(context), context.names)
+            source = _filtered(_wiring.listen(self.provider, context), context.names)
             return typed.wrap(source) if typed is not None else source
 
         return self._get_portal().iterate(events)

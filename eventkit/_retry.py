@@ -1,7 +1,7 @@
 """Retry policy: the one place retries, backoff, Retry-After and rate limiting live.
 
 :class:`RetryLoop` drives any single-attempt function (an HTTP request, an AMI
-action, an in-process publish) under a connection's :class:`TransportSettings`,
+action, an in-process publish) under a connection's :class:`Policy`,
 so every provider, sync or async, retries the same way. No I/O library is
 imported here: this module is on the import path of ``import eventkit``.
 """
@@ -14,23 +14,32 @@ import random
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import Protocol, Union
 
 from ._errors import EventkitError
 from ._event import Event
 from ._results import Receipt, SendResult
-from ._settings import TransportSettings
+from ._secrets import Redactor
+from ._settings import Policy
 from ._stats import Counters
 from ._targets import Target
 from ._telemetry import telemetry_from
 
-if TYPE_CHECKING:
-    from ._provider import Provider
+
+class _Named(Protocol):
+    """What a loop used to read off a whole provider: its name and redactor."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def redactor(self) -> Redactor: ...
+
 
 log = logging.getLogger("eventkit.transport")
 
 
-def backoff_delay(policy: TransportSettings, retry_number: int, rng: random.Random | None = None) -> float:
+def backoff_delay(policy: Policy, retry_number: int, rng: random.Random | None = None) -> float:
     """Exponential backoff with full jitter: uniform in [0, min(max, initial * 2**(n-1))]."""
     ceiling = min(policy.backoff_max, policy.backoff_initial * (2 ** (retry_number - 1)))
     return (rng or random).uniform(0, ceiling)
@@ -65,12 +74,25 @@ class RetryLoop:
 
     An attempt returns a :class:`Receipt` or raises :class:`EventkitError`; retryable
     errors are retried with backoff (or the platform's ``retry_after``) until the
-    attempt budget is spent. Errors are scrubbed of the provider's secrets.
+    attempt budget is spent. Errors are scrubbed of the secrets ``redactor`` knows.
+
+    ``name`` is the provider's name (results and errors carry it). Passing the
+    provider itself, as before 0.2, still works for one release: its ``name`` and
+    ``redactor`` are read off it.
     """
 
-    def __init__(self, provider: Provider, policy: TransportSettings, stats: Counters) -> None:
-        self.provider = provider
-        self.name = provider.name
+    def __init__(
+        self,
+        name: Union[str, _Named],
+        policy: Policy,
+        stats: Counters,
+        redactor: Redactor | None = None,
+    ) -> None:
+        if not isinstance(name, str):  # a provider (deprecated form, kept for one release)
+            redactor = redactor if redactor is not None else name.redactor
+            name = name.name
+        self.name = name
+        self.redactor = redactor if redactor is not None else Redactor()
         self.policy = policy
         self.stats = stats
         self.gate = _RateGate(policy.rate_limit)
@@ -96,7 +118,7 @@ class RetryLoop:
         return delay
 
     def _scrub(self, error: EventkitError) -> EventkitError:
-        redact = self.provider.redactor
+        redact = self.redactor
         error.message = redact.text(error.message)
         error.args = (error.message,)
         error.body = redact.value(error.body)

@@ -75,8 +75,12 @@ def _verify(value: Any) -> bool | str | ssl.SSLContext:
 
 
 @attrs.frozen
-class TransportSettings:
-    """Settings every connected provider has: timeouts, retries, TLS, injection points."""
+class Policy:
+    """How a connection sends: timeouts, retries and backoff, rate, concurrency, TLS, HTTP engine
+    and injection points. Every connected provider has one (``kit.transport``), made from the
+    ``connect`` keywords that name its fields; :class:`~eventkit.provider.RetryLoop` and the
+    HTTP engines read it.
+    """
 
     timeout: float = setting(10.0, help="seconds one attempt may take, connect to complete answer, on every engine")
     connect_timeout: float | None = setting(help="seconds to wait for a connection (default: timeout)")
@@ -112,7 +116,7 @@ class TransportSettings:
 
     def __attrs_post_init__(self) -> None:
         problems = []
-        for field in attrs.fields(TransportSettings):
+        for field in attrs.fields(type(self)):
             value = getattr(self, field.name)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 problem = _numeric_problem(field.name, value)
@@ -138,7 +142,10 @@ class TransportSettings:
             raise SettingsError("; ".join(problems))
 
 
-TRANSPORT_FIELDS = frozenset(f.name for f in attrs.fields(TransportSettings))
+TransportSettings = Policy
+"""The old name of :class:`Policy` (deprecated; removed in 0.2)."""
+
+TRANSPORT_FIELDS = frozenset(f.name for f in attrs.fields(Policy))
 
 
 # Conversion from the strings that URLs, environment variables and --set give.
@@ -299,10 +306,8 @@ def resolve_transport(
     kwargs: Mapping[str, Any],
     environ: Mapping[str, str] | None = None,
     from_config: Mapping[str, Any] | None = None,
-) -> TransportSettings:
-    settings: TransportSettings = resolve(
-        TransportSettings, provider, kwargs=kwargs, environ=environ, from_config=from_config
-    )
+) -> Policy:
+    settings: Policy = resolve(Policy, provider, kwargs=kwargs, environ=environ, from_config=from_config)
     return settings
 
 

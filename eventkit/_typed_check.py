@@ -14,7 +14,6 @@ import enum
 import importlib
 import json
 import os
-import re
 import sys
 import types
 import typing
@@ -29,7 +28,7 @@ from ._errors import ConfigurationError, EventkitError, Violation
 from ._event import Event
 from ._json import JSON, JSONObject
 from ._provider import generic_violations
-from ._targets import parse_target
+from ._targets import parse_target, sample_target
 from ._typed import _MAPPINGS, _SEQUENCES, _is_pydantic, _is_record, check_declaration, record_fields
 
 SAMPLE_TIME = "2024-01-02T03:04:05+00:00"
@@ -205,13 +204,8 @@ def _string_on_wire(tp: Any) -> bool:
 # The check
 
 
-_PLACEHOLDER = re.compile(r"<[^>]*>")
-
-
 def _sample_targets(provider: Any) -> list[str]:
     """One placeholder target per kind the provider declares (the ones ``check`` uses)."""
-    from ._check import sample_target
-
     return [sample_target(form.kind) for form in provider.capabilities.targets]
 
 

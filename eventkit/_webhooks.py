@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import inspect
-import json
 import logging
 import time
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Iterable, Mapping, MutableMapping, Union
 
+from ._asgi import BodyTooLargeError, answer_json, read_body
 from ._codec import WebhookCodec
 from ._errors import AuthenticationError, EventkitError
 from ._event import Event
@@ -186,10 +186,10 @@ class WebhookReceiver:
         name = path[len(self.prefix) + 1 :].strip("/") if path.startswith(self.prefix + "/") else None
         if name is None or name not in self._codecs:
             self.stats.incr("not_found")
-            await _answer(send, 404, {"error": "not found"})
+            await answer_json(send, 404, {"error": "not found"})
             return
         if scope.get("method") != "POST":
-            await _answer(send, 405, {"error": "POST only"}, extra=[(b"allow", b"POST")])
+            await answer_json(send, 405, {"error": "POST only"}, headers=[(b"allow", b"POST")])
             return
         headers: dict[str, str] = {}
         for key, value in scope.get("headers", []):
@@ -199,34 +199,18 @@ class WebhookReceiver:
         declared = headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
             self.stats.incr("rejected_size")
-            await _answer(send, 413, {"error": f"body over {self.max_body_bytes} bytes"})
+            await answer_json(send, 413, {"error": f"body over {self.max_body_bytes} bytes"})
             return
-        body = bytearray()
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-            if len(body) > self.max_body_bytes:
-                self.stats.incr("rejected_size")
-                await _answer(send, 413, {"error": f"body over {self.max_body_bytes} bytes"})
-                return
-        status, payload = await self.handle(name, headers, bytes(body))
-        await _answer(send, status, payload)
-
-
-async def _answer(send: Send, status: int, payload: Mapping[str, Any], extra: list[tuple[bytes, bytes]] = ()) -> None:  # type: ignore[assignment]
-    body = json.dumps(payload).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+        try:
+            body = await read_body(receive, self.max_body_bytes)
+        except BodyTooLargeError:
+            self.stats.incr("rejected_size")
+            await answer_json(send, 413, {"error": f"body over {self.max_body_bytes} bytes"})
+            return
+        if body is None:
+            return
+        status, payload = await self.handle(name, headers, body)
+        await answer_json(send, status, payload)
 
 
 async def listen_via_webhooks(provider: Provider, context: ListenContext) -> AsyncIterator[Event]:

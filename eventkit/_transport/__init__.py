@@ -3,11 +3,12 @@
 Codecs speak :class:`HttpRequest` / :class:`HttpResponse` values, so the engine
 under them is this package's choice, not any provider's:
 
-* ``_base``: the engine interface, the failure kinds every engine maps to, TLS,
-  and the two senders (:class:`HttpSender`, :class:`AsyncHttpSender`);
+* ``_base``: the engine interface, the failure kinds every engine maps to, TLS;
+* ``_senders``: the two senders (:class:`HttpSender`, :class:`AsyncHttpSender`);
 * ``_stdlib``, ``_httpx``, ``_aiohttp``: one module per engine, each with one
   error table (``ERRORS``);
-* ``_select``: which engine a client gets (``http_engine``, injection, what is installed).
+* ``_select``: which engine a client gets (``http_engine``, injection, what is installed);
+  only it imports an engine module, so the graph is ``_senders -> _select -> engines -> _base``.
 
 The engine modules import their library, so they load only when chosen:
 ``import eventkit`` imports neither httpx nor aiohttp.
@@ -17,8 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._base import AsyncEngine, AsyncHttpSender, Failure, HttpSender, SyncEngine, map_error, tls_context
+from ._base import AsyncEngine, Failure, SyncEngine, map_error, tls_context
 from ._select import ENGINES, async_engine, sync_engine
+from ._senders import AsyncHttpSender, HttpSender
 
 __all__ = [
     "ENGINES",

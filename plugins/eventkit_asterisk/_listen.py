@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-from eventkit import (
+from eventkit.provider import (
     AuthenticationError,
     ConfigurationError,
     Event,
@@ -32,10 +32,11 @@ from eventkit import (
 )
 
 from ._ami import AmiConnection
-from ._ami_codec import PROVIDER, decode_user_event
-from ._ari_codec import decode_ari_event
+from ._codec_ami import decode_user_event
+from ._codec_ari import decode_ari_event
 from ._frames import AmiFrame
 from ._send import AMI_NEEDS, ARI_NEEDS
+from ._wire import PROVIDER
 
 if TYPE_CHECKING:
     from . import AsteriskProvider

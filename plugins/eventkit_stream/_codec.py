@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 import eventkit
-from eventkit import (
+from eventkit.provider import (
     ChannelTarget,
     Event,
     EventkitError,
@@ -21,6 +21,7 @@ from eventkit import (
     ProtocolError,
     Receipt,
     Target,
+    UnsupportedTargetError,
     UserTarget,
     ValidationError,
     Violation,
@@ -136,7 +137,7 @@ class StreamCodec:
             url = self._urls.get(target) or self._url(target, "users", segment(target.user_id, "to"), "event")
             body = {"event": {"type": event.name, **event.data}}
         else:
-            raise eventkit.UnsupportedTargetError(
+            raise UnsupportedTargetError(
                 violations=[_violation("to", "target", f"stream cannot send to {str(target)!r}")], provider=PROVIDER
             )
         return HttpRequest("POST", url, self.headers(), json_body(body))

@@ -96,7 +96,7 @@ def test_ari_and_signalwire_ids_cannot_escape() -> None:
                 target = kit.prepare(event)
             except EventkitError:
                 continue
-            from eventkit_asterisk._ari_codec import AriCodec
+            from eventkit_asterisk._codec_ari import AriCodec
 
             url = urllib.parse.urlsplit(AriCodec(kit.provider.settings).encode(event, target).url)
             assert url.path.count("/") == 4 and not url.fragment, url

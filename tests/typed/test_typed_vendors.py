@@ -10,11 +10,12 @@ from typing import Any
 
 import attrs
 import pytest
+from eventkit_asterisk.testing.sandbox import AmiSandbox
 from typed_support import Priority, Refund, Status, full_order
 
 import eventkit
 from eventkit import Typed
-from eventkit.testing.sandbox import SANDBOXES, AmiSandbox, Sandbox, missing_requirements
+from eventkit.testing.sandbox import SANDBOXES, Sandbox, missing_requirements
 
 
 @pytest.fixture(scope="module", params=sorted(SANDBOXES))

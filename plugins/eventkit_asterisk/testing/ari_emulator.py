@@ -25,9 +25,10 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
-from .._background import AsgiServer
-from .asterisk_ami import AmiEmulator
-from .faults import FaultPlan, wrap
+from eventkit.testing import AsgiServer, answer_json, read_body
+from eventkit.testing.faults import FaultPlan, wrap
+
+from .ami_emulator import AmiEmulator
 
 MAX_CONTENT_LENGTH = 40960
 ASTERISK_ID = "02:fc:00:00:00:01"
@@ -137,15 +138,10 @@ class AriEmulator(AsgiServer):
         return user in self.users and self.users[user] == password
 
     async def _http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        body = b""
-        too_big = False
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if len(body) > MAX_CONTENT_LENGTH:
-                too_big = True
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
+        if body is None:
+            return
+        too_big = len(body) > MAX_CONTENT_LENGTH
         query = dict(parse_qsl(scope.get("query_string", b"").decode(), keep_blank_values=True))
         raw_path = (scope.get("raw_path") or scope["path"].encode()).decode()
         segments = raw_path.split("?")[0].split("/")
@@ -297,8 +293,4 @@ async def _refuse(scope: dict[str, Any], send: Any, status: int, message: str) -
 
 
 async def _reply(send: Any, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-    raw = json.dumps(body).encode()
-    pairs = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
-    pairs.extend((k.encode(), v.encode()) for k, v in (headers or {}).items())
-    await send({"type": "http.response.start", "status": status, "headers": pairs})
-    await send({"type": "http.response.body", "body": raw})
+    await answer_json(send, status, body, headers=headers or {})

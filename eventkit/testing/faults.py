@@ -37,6 +37,8 @@ from typing import Any
 
 import attrs
 
+from .._asgi import read_body
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -164,19 +166,14 @@ class FaultInjector:
         if scope["type"] != "http" or not self.matches(scope.get("method", ""), scope.get("path", "")):
             await self.app(scope, receive, send)
             return
-        body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
+        if body is None:
+            return
         raw_path = scope.get("raw_path") or scope["path"].encode()
         query = scope.get("query_string", b"")
         target = raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
-        key = fingerprint(scope["method"], target, bytes(body))
-        kind, retry_after = self.plan.decide(key, f"{scope['method']} {target}\n".encode("latin-1") + bytes(body))
+        key = fingerprint(scope["method"], target, body)
+        kind, retry_after = self.plan.decide(key, f"{scope['method']} {target}\n".encode("latin-1") + body)
         if kind == "rate_limited":
             start, content = _json_answer(429, "injected rate limit", {"retry-after": f"{retry_after:g}"})
             await send(start)
@@ -189,7 +186,7 @@ class FaultInjector:
             return
         if kind == "drop_before":
             await _drop(send)
-        status, captured = await self._run_app(scope, bytes(body))
+        status, captured = await self._run_app(scope, body)
         if 200 <= status < 300:
             self.plan.record_stored(key)
         if kind == "drop_after":

@@ -6,8 +6,8 @@ vendor note, not from the eventkit provider.
 
 from __future__ import annotations
 
-from .asterisk_ami import AmiEmulator, AmiUser, parse_extensions_line, separate_args, user_event_blob
-from .asterisk_ari import AriEmulator, flatten_for_ami
+from .ami_emulator import AmiEmulator, AmiUser, parse_extensions_line, separate_args, user_event_blob
+from .ari_emulator import AriEmulator, flatten_for_ami
 
 __all__ = [
     "AmiEmulator",

@@ -18,7 +18,7 @@ import json
 import time
 from typing import Any, Callable, Mapping
 
-from eventkit import (
+from eventkit.provider import (
     Event,
     ProtocolError,
     SignatureError,

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from eventkit import (
+from eventkit.provider import (
     AppTarget,
     Event,
     HttpRequest,
@@ -31,19 +31,10 @@ from eventkit import (
     segment,
 )
 
-from ._ami_codec import PROVIDER, validate_ami
+from ._codec_ami import validate_ami
 from ._settings import AsteriskSettings
 from ._values import escape_json_strings, unescape_json_strings
-
-MAX_BODY_BYTES = 40960
-"""``MAX_CONTENT_LENGTH`` of Asterisk's HTTP server: larger bodies get 413."""
-MAX_SOURCES = 127
-"""The query form of ``source`` takes fewer than 128 values (``MAX_VALS``)."""
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-"""Asterisk parses ARI bodies with jansson, whose integers are 64-bit (``json_int_t``): on Asterisk
-22.10.1 a variable of ``2**63`` gets ``400 Error parsing request body``; ``-2**63`` passes."""
-SOURCE_KINDS = ("channel", "bridge", "endpoint")
-"""The only source schemes ``stasis_app_user_event`` implements (deviceState gives 400)."""
+from ._wire import INT64_MAX, INT64_MIN, MAX_BODY_BYTES, MAX_SOURCES, PROVIDER, SOURCE_KINDS
 
 
 def _body(event: Event) -> bytes:

@@ -30,8 +30,8 @@ from urllib.parse import parse_qsl, unquote
 
 import attrs
 
-from .._background import AsgiServer, HostedEmulator
-from .faults import FaultPlan, wrap
+from eventkit.testing import AsgiServer, HostedEmulator, answer, read_body
+from eventkit.testing.faults import FaultPlan, wrap
 
 Receive = Callable[[], Awaitable[Mapping[str, Any]]]
 Send = Callable[[Mapping[str, Any]], Awaitable[None]]
@@ -249,34 +249,25 @@ class StreamEmulator(HostedEmulator):
             await self._websocket(scope, receive, send)
 
     async def _http(self, scope: Mapping[str, Any], receive: Receive, send: Send) -> None:
-        body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
+        if body is None:
+            return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         raw_path = scope.get("raw_path") or scope["path"].encode()
         path = raw_path.decode("latin-1").split("?", 1)[0]
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
-        request = Recorded(scope["method"], path, query, headers, bytes(body))
+        request = Recorded(scope["method"], path, query, headers, body)
         self.log.append(request)
         parts = [unquote(p) for p in path.strip("/").split("/")]
         try:
-            status, answer, extra = await self._route(request, parts)
+            status, reply, extra = await self._route(request, parts)
         except StreamError as error:
-            status, answer, extra = error.status, error.body(), {}
-        if isinstance(answer, bytes):
-            content, content_type = answer, "text/plain"
+            status, reply, extra = error.status, error.body(), {}
+        if isinstance(reply, bytes):
+            content, content_type = reply, "text/plain"
         else:
-            content, content_type = json.dumps(answer).encode(), "application/json"
-        out = [(b"content-type", content_type.encode()), (b"content-length", str(len(content)).encode())]
-        for key, value in {**self._rate_headers(), **extra}.items():
-            out.append((key.encode(), value.encode()))
-        await send({"type": "http.response.start", "status": status, "headers": out})
-        await send({"type": "http.response.body", "body": content})
+            content, content_type = json.dumps(reply).encode(), "application/json"
+        await answer(send, status, content, content_type=content_type, headers={**self._rate_headers(), **extra})
 
     def _rate_headers(self) -> dict[str, str]:
         return {

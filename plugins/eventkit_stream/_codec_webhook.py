@@ -17,7 +17,7 @@ import time
 import zlib
 from typing import Mapping
 
-from eventkit import (
+from eventkit.provider import (
     PayloadTooLargeError,
     ProtocolError,
     SignatureError,

@@ -9,38 +9,23 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
-from eventkit import (
+from eventkit.provider import (
     JSON,
-    AuthenticationError,
     Event,
-    EventkitError,
     JSONObject,
-    PermissionDeniedError,
-    ProtocolError,
-    UnavailableError,
-    ValidationError,
     Violation,
 )
 
-from ._frames import MAX_ACTION_LINES, MAX_LINE_BYTES, AmiFrame
+from ._frames import AmiFrame
 from ._values import MARKER, decode_value, encode_value
-
-PROVIDER = "asterisk"
-
-RESERVED_KEYS = frozenset({"action", "actionid", "userevent", "event", "privilege", "response", "eventname"})
-"""Body keys that would collide with the action's or the event's own headers.
-
-``Action``/``UserEvent`` are not echoed by Asterisk, ``ActionID`` is the
-correlation id echoed into the event, ``Event``/``Privilege``/``Response`` start
-frames for every AMI client, and ``eventname`` renames the event when it goes
-through the dialplan or ARI.
-"""
-
-FIXED_ACTION_LINES = 3
-"""``Action``, ``ActionID`` and ``UserEvent`` lines of every UserEvent action."""
-MAX_AMI_KEYS = MAX_ACTION_LINES - FIXED_ACTION_LINES
-MAX_LINE_CONTENT = MAX_LINE_BYTES - 2
-"""Bytes of ``Key: value`` before the CRLF that must fit in Asterisk's line buffer."""
+from ._wire import (
+    FIXED_ACTION_LINES,
+    MAX_ACTION_LINES,
+    MAX_AMI_KEYS,
+    MAX_LINE_CONTENT,
+    PROVIDER,
+    RESERVED_KEYS,
+)
 
 _FORBIDDEN = re.compile("[\r\n\x00]")
 
@@ -232,30 +217,3 @@ def _put(meta: JSONObject, key: str, value: str) -> None:
 
 
 # Responses
-
-_AMI_ERRORS: dict[str, tuple[type[EventkitError], int]] = {
-    # Messages are Asterisk's fixed protocol strings (main/manager.c); AMI has no error codes.
-    "Permission denied": (PermissionDeniedError, 403),
-    "Authentication failed": (AuthenticationError, 401),
-    "Authentication Required": (AuthenticationError, 401),
-    "Too many lines in message or allocation failure": (ValidationError, 400),
-    "Failed to parse message: line too long": (ValidationError, 400),
-    "Missing action in request": (ValidationError, 400),
-    "Invalid event mask": (ValidationError, 400),
-    "Login Already In Use": (AuthenticationError, 401),
-}
-
-
-def ami_error(frame: AmiFrame, what: str = "action") -> EventkitError:
-    """``Response: Error`` as the eventkit error it means (status = the HTTP equivalent)."""
-    message = frame.get("Message") or ""
-    body = {"Response": frame.get("Response") or "", "Message": message}
-    found = _AMI_ERRORS.get(message)
-    if found is None and message.startswith("Invalid/unknown command"):
-        return UnavailableError(
-            f"{what} refused: {message}", provider=PROVIDER, status=501, code=message, body=body, retryable=False
-        )
-    if found is None:
-        return ProtocolError(f"{what} refused: {message or 'no message'}", provider=PROVIDER, code=message, body=body)
-    cls, status = found
-    return cls(f"{what} refused: {message}", provider=PROVIDER, status=status, code=message, body=body)

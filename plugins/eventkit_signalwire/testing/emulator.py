@@ -31,8 +31,8 @@ import time
 import uuid
 from typing import Any, Awaitable, Callable, Literal, Mapping
 
-from .._background import AsgiServer, HostedEmulator
-from .faults import FaultPlan, wrap
+from eventkit.testing import AsgiServer, HostedEmulator, answer_json, read_body
+from eventkit.testing.faults import FaultPlan, wrap
 
 Scope = Mapping[str, Any]
 Receive = Callable[[], Awaitable[Mapping[str, Any]]]
@@ -288,20 +288,12 @@ class SignalWireEmulator(HostedEmulator):
             await self._websocket(receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = b""
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
+        body = await read_body(receive)
+        if body is None:
+            return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         status, payload, extra = self._rest(scope.get("method", ""), scope.get("path", ""), headers, body)
-        content = json.dumps(payload).encode()
-        out = [(b"content-type", b"application/json"), (b"content-length", str(len(content)).encode()), *extra]
-        await send({"type": "http.response.start", "status": status, "headers": out})
-        await send({"type": "http.response.body", "body": content})
+        await answer_json(send, status, payload, headers=extra)
 
     def _authorized(self, header: str | None) -> bool:
         if not header or not header.startswith("Basic "):

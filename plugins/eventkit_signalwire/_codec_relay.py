@@ -15,22 +15,15 @@ from typing import Any, Mapping
 
 import attrs
 
-from eventkit import (
-    AuthenticationError,
-    ConflictError,
+from eventkit.provider import (
     Event,
-    EventkitError,
-    GoneError,
     JSONObject,
-    NotFoundError,
-    PermissionDeniedError,
     ProtocolError,
-    RateLimitedError,
     Receipt,
-    UnavailableError,
     ValidationError,
 )
 
+from ._errors import result_code_error, rpc_error
 from ._settings import SignalWireSettings
 from ._wire import (
     BROWSER_EVENT_TYPE,
@@ -126,17 +119,6 @@ def connect_request(
     return request("signalwire.connect", params)
 
 
-def connect_error(error: Mapping[str, Any]) -> EventkitError:
-    """A refused ``signalwire.connect``: bad credentials are fatal, anything else is retried."""
-    code = error.get("code")
-    message = error.get("message") if isinstance(error.get("message"), str) else "signalwire.connect refused"
-    if code in (-32401, 401, "401"):
-        return AuthenticationError(str(message), provider=PROVIDER, code=code, body=dict(error))
-    if code in (-32403, 403, "403"):
-        return PermissionDeniedError(str(message), provider=PROVIDER, code=code, body=dict(error))
-    return ProtocolError(str(message), provider=PROVIDER, code=code, body=dict(error), retryable=True)
-
-
 # User events.
 
 
@@ -167,41 +149,6 @@ def result_receipt(frame: Frame) -> Receipt:
             details=details,
         )
     raise result_code_error(code, result)
-
-
-def result_code_error(code: str, result: Mapping[str, Any]) -> EventkitError:
-    message = result.get("message") if isinstance(result.get("message"), str) else f"RELAY result code {code}"
-    kwargs: dict[str, Any] = {"provider": PROVIDER, "code": code, "body": dict(result)}
-    if code == "404":
-        return NotFoundError(str(message), status=404, **kwargs)
-    if code == "410":
-        return GoneError(str(message), status=410, **kwargs)
-    if code == "409":
-        return ConflictError(str(message), status=409, **kwargs)
-    if code in ("400", "422"):
-        return ValidationError(str(message), status=int(code), **kwargs)
-    if code == "401":
-        return AuthenticationError(str(message), status=401, **kwargs)
-    if code in ("402", "403"):
-        return PermissionDeniedError(str(message), status=int(code), **kwargs)
-    if code == "429":
-        return RateLimitedError(str(message), status=429, **kwargs)
-    if code.startswith("5"):
-        return UnavailableError(str(message), status=int(code) if code.isdigit() else None, **kwargs)
-    return ProtocolError(str(message), **kwargs)
-
-
-def rpc_error(error: Mapping[str, Any]) -> EventkitError:
-    """A JSON-RPC ``error`` object (transport-level refusal)."""
-    code = error.get("code")
-    message = str(error.get("message") or "RELAY error")
-    if code == -32401:
-        return AuthenticationError(message, provider=PROVIDER, code=code, body=dict(error))
-    if code == -32602:
-        return ValidationError(message, provider=PROVIDER, code=code, body=dict(error))
-    if code == -32603:
-        return UnavailableError(message, provider=PROVIDER, code=code, body=dict(error))
-    return ProtocolError(message, provider=PROVIDER, code=code, body=dict(error))
 
 
 def is_user_event(params: Mapping[str, Any]) -> bool:

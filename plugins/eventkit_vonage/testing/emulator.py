@@ -32,8 +32,8 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Mapping
 
-from .._background import AsgiServer, HostedEmulator
-from .faults import FaultPlan, wrap
+from eventkit.testing import AsgiServer, HostedEmulator, answer, read_body
+from eventkit.testing.faults import FaultPlan, wrap
 
 Scope = Mapping[str, Any]
 Receive = Callable[[], Awaitable[Mapping[str, Any]]]
@@ -186,17 +186,12 @@ class VonageEmulator(HostedEmulator):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            if not message.get("more_body", False):
-                break
+        body = await read_body(receive)
+        if body is None:
+            return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         try:
-            status, answer = await self._route(scope.get("method", ""), scope.get("path", ""), headers, bytes(body))
+            status, answer = await self._route(scope.get("method", ""), scope.get("path", ""), headers, body)
             extra: dict[str, str] = {}
         except _Refused as refused:
             status, answer, extra = refused.status, error_body(refused.status, refused.invalid), refused.headers
@@ -345,8 +340,4 @@ def _parse_json(body: bytes) -> Any:
 
 
 async def _respond(send: Send, status: int, payload: Any, extra: Mapping[str, str]) -> None:
-    body = compact_json(payload)
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    headers += [(k.encode(), v.encode()) for k, v in extra.items()]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await answer(send, status, compact_json(payload), headers=extra)

@@ -31,7 +31,7 @@ import time
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
-from .._background import TcpServer
+from eventkit.testing import TcpServer
 
 AMI_VERSION = "13.0.0"
 MAX_LINE = 1024
@@ -159,17 +159,17 @@ class AmiEmulator(TcpServer):
 
     def fail_next(self, message: str, *, times: int = 1) -> None:
         """Answer the next ``times`` actions (after login) with ``Response: Error`` / ``message``."""
-        self.background.call(lambda: self._faults.extend([("error", message)] * times))
+        self.background.run_sync(lambda: self._faults.extend([("error", message)] * times))
 
     def drop_next(self, *, delay: float = 0.0) -> None:
         """Hang up, after ``delay`` seconds, on the next action after login instead of running it."""
-        self.background.call(lambda: self._faults.append(("drop", delay)))
+        self.background.run_sync(lambda: self._faults.append(("drop", delay)))
 
     def user_events_received(self) -> int:
-        return self.background.call(lambda: sum(1 for name, _ in self.actions if name.lower() == "userevent"))
+        return self.background.run_sync(lambda: sum(1 for name, _ in self.actions if name.lower() == "userevent"))
 
     def session_count(self, *, logged_in: bool = True) -> int:
-        return self.background.call(lambda: sum(1 for s in self.sessions if s.user or not logged_in))
+        return self.background.run_sync(lambda: sum(1 for s in self.sessions if s.user or not logged_in))
 
     def broadcast_raw(self, data: bytes) -> None:
         """Write bytes as they are to every logged-in session (malformed frames, odd endings)."""

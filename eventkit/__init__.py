@@ -54,10 +54,12 @@ from ._errors import (
 )
 from ._event import Event, parse_time
 from ._json import JSON, JSONObject, compact, compact_bytes, copy_json, json_problems
+from ._logging import SecretFilter, Throttle, install_secret_filter
 from ._provider import AsyncSender, ListenContext, Provider, SyncSender
 from ._results import RateLimit, Receipt, SendResult
 from ._retry import RetryLoop
 from ._secrets import Redactor, Secret
+from ._serve import ServerLimits
 from ._settings import TransportSettings, mask_url, setting
 from ._stats import Counters
 from ._targets import (
@@ -122,8 +124,10 @@ __all__ = [
     "Redactor",
     "RetryLoop",
     "Secret",
+    "SecretFilter",
     "SendResult",
     "SendTimeoutError",
+    "ServerLimits",
     "SenderRule",
     "SettingsError",
     "SignatureError",
@@ -131,6 +135,7 @@ __all__ = [
     "Target",
     "TargetError",
     "TargetForm",
+    "Throttle",
     "TopicTarget",
     "TransportSettings",
     "UnavailableError",
@@ -150,6 +155,7 @@ __all__ = [
     "error_for_status",
     "from_status",
     "has_rate_limit_headers",
+    "install_secret_filter",
     "join_url",
     "json_body",
     "json_problems",

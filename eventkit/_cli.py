@@ -95,6 +95,16 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def _exit_codes_epilog() -> str:
     lines = ["exit codes:"] + [f"  {code:<3} {meaning}" for code, meaning in EXIT_CODES.items()]
     return "\n".join(lines) + "\n\n-v/-vv/-q and --log-format may come before or after the subcommand."
@@ -172,6 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_seconds,
         metavar="SECONDS",
         help="on SIGTERM/SIGINT, seconds requests in flight get to finish (setting shutdown_timeout, default 10)",
+    )
+    p.add_argument("--header-timeout", type=_seconds, metavar="SECONDS", help="webhooks: seconds for a request head")
+    p.add_argument("--body-timeout", type=_seconds, metavar="SECONDS", help="webhooks: seconds for a request body")
+    p.add_argument("--max-connections", type=_positive, metavar="N", help="webhooks: connections before 503")
+    p.add_argument(
+        "--max-buffered-bytes", type=_positive, metavar="BYTES", help="webhooks: request bytes held at once before 503"
     )
     p.add_argument(
         "--max-outage",
@@ -306,13 +322,18 @@ def cmd_listen(args: argparse.Namespace, out: TextIO) -> int:
                 options: dict[str, Any] = {
                     "on_ready": lambda address: print(f"listening: {address}", file=sys.stderr, flush=True)
                 }
+                server_options = {f: getattr(args, f) for f in _SERVER_FLAGS if getattr(args, f) is not None}
                 if mode is ListenMode.WEBHOOK:
-                    options.update(host=args.host, port=args.port)
+                    # The server drains on stop and the listener ends by itself after handing
+                    # over what was acknowledged meanwhile: no 2xx'd event is left unprinted.
+                    options.update(host=args.host, port=args.port, stop=stop, **server_options)
+                elif server_options:
+                    raise _UsageError("eventkit listen: the webhook server options need --via webhook")
                 events: Any = kit.listen(args.names, via=mode, **options)
                 async with contextlib.aclosing(events):  # closed here, not by asyncio.run's finaliser
                     seen = 0
                     while args.count is None or seen < args.count:
-                        event = await _next_or_stop(events, stop)
+                        event = await _next_or_stop(events, None if mode is ListenMode.WEBHOOK else stop)
                         if event is None:
                             break
                         line = json.dumps(event.to_dict(), ensure_ascii=False, default=str)
@@ -331,6 +352,9 @@ def cmd_listen(args: argparse.Namespace, out: TextIO) -> int:
     except KeyboardInterrupt:  # a second Ctrl-C forces the way out
         pass
     return 0
+
+
+_SERVER_FLAGS = ("header_timeout", "body_timeout", "max_connections", "max_buffered_bytes")
 
 
 def _catch_stop_signals(stop: asyncio.Event) -> list[int]:
@@ -354,12 +378,17 @@ def _catch_stop_signals(stop: asyncio.Event) -> list[int]:
     return installed
 
 
-async def _next_or_stop(events: Any, stop: asyncio.Event) -> Any:
+async def _next_or_stop(events: Any, stop: asyncio.Event | None) -> Any:
     """The next event, or ``None`` once the source ends or a stop is asked for.
 
-    On a stop the pending read is cancelled, which unwinds the listener: a
-    webhook server drains (``shutdown_timeout``), sockets close.
+    On a stop the pending read is cancelled, which unwinds a socket listener
+    (its connection closes). Without ``stop`` the source ends by itself.
     """
+    if stop is None:
+        try:
+            return await events.__anext__()
+        except StopAsyncIteration:
+            return None
     if stop.is_set():
         return None
     nxt = asyncio.ensure_future(events.__anext__())

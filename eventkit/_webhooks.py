@@ -94,7 +94,7 @@ class WebhookReceiver:
         dedupe_ttl: float = 24 * 3600.0,
         queue_size: int = 10_000,
         body_timeout: float = 20.0,
-        max_buffered_bytes: int = 64 << 20,
+        max_buffered_bytes: int = 32 << 20,
         readiness: Iterable[ReadinessCheck] = (),
         readiness_timeout: float = 2.0,
     ) -> None:
@@ -372,6 +372,8 @@ async def listen_via_webhooks(provider: Provider, context: ListenContext) -> Asy
     Options: ``receiver`` (an existing :class:`WebhookReceiver` to read from
     instead of serving one), ``host`` (default 127.0.0.1), ``port`` (default
     8080; 0 picks a free one), ``on_ready`` (called with the webhook URL),
+    ``stop`` (an :class:`asyncio.Event`: once set, the server drains and the
+    iterator ends after yielding what was acknowledged meanwhile),
     ``max_body_bytes``, ``body_timeout``, ``max_buffered_bytes`` and ``readiness``
     (the receiver's), ``header_timeout``, ``keep_alive`` and ``max_connections``
     (the server's, see :class:`~eventkit._serve.ServerLimits`). The server also
@@ -393,6 +395,7 @@ async def listen_via_webhooks(provider: Provider, context: ListenContext) -> Asy
     host = options.pop("host", "127.0.0.1")
     port = options.pop("port", 8080)
     on_ready = options.pop("on_ready", None)
+    stop: asyncio.Event | None = options.pop("stop", None)
     receiver_options = {
         key: options.pop(key)
         for key in ("max_body_bytes", "body_timeout", "max_buffered_bytes", "readiness")
@@ -409,14 +412,37 @@ async def listen_via_webhooks(provider: Provider, context: ListenContext) -> Asy
     limits = ServerLimits(shutdown_timeout=shutdown_timeout, **limit_options)
     receiver = WebhookReceiver([provider], **receiver_options)
     receiver.stats = context.stats
-    async with serve(receiver, host, port, limits=limits) as (_server, bound):
-        url = f"http://{host if ':' not in host else f'[{host}]'}:{bound}{receiver.prefix}/{provider.name}"
-        log.info("listening for %s webhooks on %s", provider.name, url)
-        subscription = receiver.events()
-        try:
+    subscription = receiver.events()
+    try:
+        async with serve(receiver, host, port, limits=limits) as (_server, bound):
+            url = f"http://{host if ':' not in host else f'[{host}]'}:{bound}{receiver.prefix}/{provider.name}"
+            log.info("listening for %s webhooks on %s", provider.name, url)
             if on_ready is not None:
                 on_ready(url)
-            async for event in subscription:
+            while stop is None or not stop.is_set():
+                event = await _next(subscription, stop)
+                if event is None:
+                    break
                 yield event
-        finally:
-            subscription.close()
+        # Drained: what was acknowledged during the drain is still handed over.
+        while not subscription.queue.empty():
+            yield subscription.queue.get_nowait()
+    finally:
+        subscription.close()
+
+
+async def _next(subscription: Subscription, stop: asyncio.Event | None) -> Event | None:
+    """The next delivered event, or ``None`` once ``stop`` is set."""
+    if stop is None:
+        return await subscription.queue.get()
+    getting = asyncio.ensure_future(subscription.queue.get())
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({getting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        if not getting.done():
+            getting.cancel()
+    if getting.done() and not getting.cancelled():
+        return getting.result()
+    return None

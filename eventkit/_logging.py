@@ -208,6 +208,35 @@ class Throttle:
         return True
 
 
+class ThrottleFilter(logging.Filter):
+    """For a logger that is not ours: records whose message starts with one of ``prefixes``
+    pass at most once per ``interval`` seconds each (uvicorn warns once per refused request)."""
+
+    def __init__(self, prefixes: Iterable[str], interval: float = 60.0) -> None:
+        super().__init__()
+        self.prefixes = tuple(prefixes)
+        self.interval = interval
+        self._last: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = str(record.msg)
+        kind = next((p for p in self.prefixes if message.startswith(p)), None)
+        if kind is None:
+            return True
+        now = time.monotonic()
+        last = self._last.get(kind)
+        if last is not None and now - last < self.interval:
+            self._held[kind] = self._held.get(kind, 0) + 1
+            return False
+        self._last[kind] = now
+        held = self._held.pop(kind, 0)
+        if held:
+            record.msg = f"{record.getMessage()} ({held} more like this in the last {self.interval:g}s not shown)"
+            record.args = ()
+        return True
+
+
 class _TextFormatter(logging.Formatter):
     """``2026-12-03T18:03:20.123Z WARNING eventkit.webhooks: ...`` (UTC, ISO 8601)."""
 

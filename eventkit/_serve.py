@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import logging
 import socket
 from typing import Any, AsyncIterator
 
@@ -36,7 +37,7 @@ class ServerLimits:
     keep_alive: float = 5.0
     """Seconds an idle keep-alive connection stays open."""
     max_connections: int = 1000
-    """Connections plus requests in flight before uvicorn answers 503."""
+    """Open connections; one more is answered 503 and closed at once."""
     max_header_bytes: int = 16 * 1024
     """Largest request head."""
     shutdown_timeout: float = 10.0
@@ -92,10 +93,26 @@ def _uvicorn() -> Any:
     return uvicorn
 
 
+_uvicorn_throttle: Any = None
+
+
+def _throttle_uvicorn() -> None:
+    """uvicorn warns once per request over ``limit_concurrency``: a flood is one line a minute."""
+    global _uvicorn_throttle
+    if _uvicorn_throttle is None:
+        from ._logging import ThrottleFilter
+
+        _uvicorn_throttle = ThrottleFilter(["Exceeded concurrency limit", "Invalid HTTP request"])
+        logging.getLogger("uvicorn.error").addFilter(_uvicorn_throttle)
+
+
 _REQUEST_TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
 
 
-def _protocol_class(header_timeout: float) -> type[Any]:
+_BUSY = b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+
+
+def _protocol_class(header_timeout: float, max_connections: int) -> type[Any]:
     """uvicorn's h11 protocol with a deadline on request heads.
 
     uvicorn times out idle keep-alive connections but not a client that opens a
@@ -111,6 +128,11 @@ def _protocol_class(header_timeout: float) -> type[Any]:
         _head_timer: asyncio.TimerHandle | None = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            if len(self.connections) >= max_connections:  # the cap, before any per-connection state
+                transport.write(_BUSY)
+                transport.close()
+                self.transport = transport
+                return
             super().connection_made(transport)
             self._arm()
 
@@ -123,6 +145,8 @@ def _protocol_class(header_timeout: float) -> type[Any]:
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
+            if self not in self.connections:  # refused at the cap: nothing was set up
+                return
             super().connection_lost(exc)
 
         def on_response_complete(self) -> None:
@@ -164,6 +188,7 @@ async def serve(
 ) -> AsyncIterator[tuple[Any, int]]:
     """Run ``app`` under uvicorn until the block exits; yields ``(server, bound_port)``."""
     uvicorn = _uvicorn()
+    _throttle_uvicorn()
     limits = limits or ServerLimits()
     sock = bind(host, port, limits.backlog)
     bound = sock.getsockname()[1]
@@ -172,7 +197,7 @@ async def serve(
         log_level="warning",
         lifespan="off",
         access_log=False,
-        http=_protocol_class(limits.header_timeout),
+        http=_protocol_class(limits.header_timeout, limits.max_connections),
         timeout_keep_alive=limits.keep_alive,
         limit_concurrency=limits.max_connections,
         h11_max_incomplete_event_size=limits.max_header_bytes,

@@ -59,7 +59,7 @@ class Listener:
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> tuple[int, str]:
         self.process.send_signal(sig)
-        out, err = self.process.communicate(timeout=timeout)
+        _out, err = self.process.communicate(timeout=timeout)
         return self.process.returncode, err
 
 

@@ -26,18 +26,16 @@ def _head(length: int) -> bytes:
 
 
 def test_a_head_that_never_finishes_gets_408_and_is_closed() -> None:
-    with listener("--header-timeout", "0.5") as server:
-        with server.connect() as sock:
-            sock.sendall(b"POST /webhooks/stream HTTP/1.1\r\nhost: te")
-            answer = read_response(sock)
+    with listener("--header-timeout", "0.5") as server, server.connect() as sock:
+        sock.sendall(b"POST /webhooks/stream HTTP/1.1\r\nhost: te")
+        answer = read_response(sock)
     assert answer.startswith(b"HTTP/1.1 408 "), answer
 
 
 def test_a_body_that_stalls_gets_408_and_is_closed() -> None:
-    with listener("--body-timeout", "0.5") as server:
-        with server.connect() as sock:
-            sock.sendall(_head(1000) + b'{"type": "x"')
-            answer = read_response(sock)
+    with listener("--body-timeout", "0.5") as server, server.connect() as sock:
+        sock.sendall(_head(1000) + b'{"type": "x"')
+        answer = read_response(sock)
     assert answer.startswith(b"HTTP/1.1 408 "), answer
     assert b"request body timeout" in answer
 
@@ -165,3 +163,16 @@ async def test_a_signed_body_over_the_cap_after_gunzip_is_413() -> None:
     assert status == 413, payload
     assert receiver.stats["rejected_size"] == 1 and receiver.stats["events"] == 0
     await kit.aclose()
+
+
+def test_connections_past_the_cap_get_503_and_are_closed() -> None:
+    with listener("--max-connections", "5", "--header-timeout", "30") as server:
+        held = [server.connect() for _ in range(5)]
+        for sock in held:
+            sock.sendall(b"POST /webhooks/stream HTTP/1.1\r\n")
+        time.sleep(0.3)
+        with server.connect() as extra:
+            answer = read_response(extra)
+        for sock in held:
+            sock.close()
+    assert answer.startswith(b"HTTP/1.1 503 "), answer

@@ -19,7 +19,7 @@ def test_a_signal_with_a_half_sent_request_in_flight_drains_and_exits_0(sig: int
         body = stream_body()
         assert httpx.post(server.url, content=body, headers=stream_headers(body)).status_code == 200
         with server.connect() as sock:
-            sock.sendall(b"POST /webhooks/stream HTTP/1.1\r\nhost: t\r\ncontent-length: 5000\r\n\r\n{\"type\": ")
+            sock.sendall(b'POST /webhooks/stream HTTP/1.1\r\nhost: t\r\ncontent-length: 5000\r\n\r\n{"type": ')
             time.sleep(0.3)
             code, err = server.stop(sig, timeout=20)
             answer = read_response(sock)

@@ -470,11 +470,14 @@ def _one_line(exc: BaseException) -> str:
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
+    root = logging.getLogger()
+    level_before = root.level
+    handler: logging.Handler | None = None
     try:
         args = _parse(argv)
         from ._logging import configure
 
-        configure(_level(args.verbose), args.log_format)
+        handler = configure(_level(args.verbose), args.log_format)
         logging.getLogger("stevedore").setLevel(logging.DEBUG if args.verbose >= 2 else logging.ERROR)
         if args.verbose < 2:  # uvicorn's own lines are noise unless debugging
             logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
@@ -511,6 +514,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         log.debug("unexpected error", exc_info=True)
         print(_one_line(exc) + " (an eventkit bug; -vv shows the traceback)", file=sys.stderr)
         return EXIT_INTERNAL
+    finally:  # main() may run inside another program (tests): leave its logging as it was
+        if handler is not None:
+            root.removeHandler(handler)
+            root.setLevel(level_before)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -394,6 +394,8 @@ async def listen_via_webhooks(provider: Provider, context: ListenContext) -> Asy
 
     host = options.pop("host", "127.0.0.1")
     port = options.pop("port", 8080)
+    if isinstance(port, str) and port.strip().isdigit():
+        port = int(port)
     on_ready = options.pop("on_ready", None)
     stop: asyncio.Event | None = options.pop("stop", None)
     receiver_options = {

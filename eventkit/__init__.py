@@ -48,9 +48,11 @@ from ._errors import (
 )
 from ._event import Event
 from ._json import JSON, JSONObject
+from ._logging import SecretFilter, install_secret_filter
 from ._many import AsyncManyClient, ManyClient, connect_many, connect_many_async
 from ._results import RateLimit, Receipt, SendResult
 from ._secrets import Secret
+from ._serve import ServerLimits
 from ._targets import (
     AmiTarget,
     AppTarget,
@@ -71,22 +73,10 @@ from ._webhooks import WebhookReceiver
 __version__ = "0.1.0"
 
 __all__ = [
-    "key",
-    "event",
-    "connect_many_async",
-    "connect_many",
-    "Telemetry",
-    "FieldReport",
-    "TypeVerdict",
-    "TypeReport",
-    "Typed",
-    "InvalidPayloadError",
-    "ManyClient",
-    "AsyncManyClient",
-    "JSON",
     "AmiTarget",
     "AppTarget",
     "AsyncClient",
+    "AsyncManyClient",
     "AuthenticationError",
     "CallTarget",
     "Capabilities",
@@ -99,10 +89,14 @@ __all__ = [
     "DuplicateProviderError",
     "Event",
     "EventkitError",
+    "FieldReport",
     "GoneError",
+    "InvalidPayloadError",
+    "JSON",
     "JSONObject",
     "Limits",
     "ListenMode",
+    "ManyClient",
     "MissingCredentialsError",
     "NotFoundError",
     "OtherTarget",
@@ -118,15 +112,21 @@ __all__ = [
     "RateLimitedError",
     "Receipt",
     "Secret",
+    "SecretFilter",
     "SendResult",
     "SendTimeoutError",
     "SenderRule",
+    "ServerLimits",
     "SettingsError",
     "SignatureError",
     "Target",
     "TargetError",
     "TargetForm",
+    "Telemetry",
     "TopicTarget",
+    "TypeReport",
+    "TypeVerdict",
+    "Typed",
     "UnavailableError",
     "UnsupportedTargetError",
     "UserTarget",
@@ -136,6 +136,11 @@ __all__ = [
     "check",
     "connect",
     "connect_async",
+    "connect_many",
+    "connect_many_async",
+    "event",
+    "install_secret_filter",
+    "key",
     "parse_target",
 ]
 

@@ -113,6 +113,13 @@ class Policy:
         "auto",
         help="HTTP engine: auto (stdlib sync, aiohttp async when installed, httpx when injected), httpx, stdlib, aiohttp",
     )
+    # Listening as a service.
+    shutdown_timeout: float = setting(
+        10.0, help="seconds a stopping listener gives requests in flight to finish (webhook server drain)"
+    )
+    max_outage: float | None = setting(
+        help="seconds a listener may fail to connect before it gives up with an error (default: retry forever)"
+    )
 
     def __attrs_post_init__(self) -> None:
         problems = []
@@ -138,6 +145,10 @@ class Policy:
             problems.append("http_engine must be auto, httpx, stdlib or aiohttp")
         if self.rate_limit is not None and self.rate_limit <= 0:
             problems.append("rate_limit must be > 0")
+        if not 0 < self.shutdown_timeout < float("inf"):  # also refuses NaN
+            problems.append("shutdown_timeout must be a positive number of seconds")
+        if self.max_outage is not None and not 0 < self.max_outage < float("inf"):
+            problems.append("max_outage must be a positive number of seconds")
         if problems:
             raise SettingsError("; ".join(problems))
 

@@ -72,6 +72,7 @@ from ._errors import (
 )
 from ._event import Event, parse_time
 from ._json import JSON, JSONObject, compact, compact_bytes, copy_json, json_problems, parse_object
+from ._logging import Throttle
 from ._provider import AsyncSender, ListenContext, Provider, SyncSender
 from ._results import RateLimit, Receipt, SendResult
 from ._retry import RetryLoop
@@ -95,6 +96,7 @@ from ._wiring import async_http_sender, http_sender
 __all__ = [
     # The contract
     "AsyncSender",
+    "Throttle",
     "Capabilities",
     "Limits",
     "ListenContext",

@@ -15,6 +15,7 @@ import base64
 import json
 import logging
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
@@ -27,6 +28,7 @@ from eventkit.provider import (
     ListenContext,
     MissingCredentialsError,
     PermissionDeniedError,
+    Throttle,
     UnavailableError,
     ValidationError,
 )
@@ -42,6 +44,8 @@ if TYPE_CHECKING:
     from . import AsteriskProvider
 
 log = logging.getLogger("eventkit.asterisk")
+_warnings = Throttle(log, interval=30.0)
+"""Failed connections and reconnects are WARNING, as for every provider; one line per 30 s per kind."""
 
 Put = Callable[[Event], None]
 Session = tuple["asyncio.Future[Any]", Callable[[], Awaitable[None]], str]
@@ -61,9 +65,11 @@ def _delay(context: ListenContext, failures: int) -> float:
 async def reconnecting(context: ListenContext, open_session: Opener) -> AsyncIterator[Event]:
     queue: asyncio.Queue[object] = asyncio.Queue()
     on_ready: Any = context.options.get("on_ready")
+    max_outage: float | None = getattr(context.transport, "max_outage", None)
     failures = 0
     sessions = 0
     attempts = 0
+    outage_since: float | None = None
     while True:
         attempts += 1
         if attempts > 1:
@@ -75,13 +81,27 @@ async def reconnecting(context: ListenContext, open_session: Opener) -> AsyncIte
         except EventkitError as exc:
             failures += 1
             context.stats.incr("connect_failures")
-            log.debug("asterisk listener: connect failed (%s); retrying", type(exc).__name__)
-            await asyncio.sleep(_delay(context, failures))
+            now = time.monotonic()
+            outage_since = now if outage_since is None else outage_since
+            if max_outage is not None and now - outage_since >= max_outage:
+                raise UnavailableError(
+                    f"asterisk listener gave up: no connection for {max_outage:g}s (max_outage); last: {exc.message}",
+                    provider=PROVIDER,
+                ) from None
+            delay = _delay(context, failures)
+            if max_outage is not None:
+                delay = max(0.0, min(delay, outage_since + max_outage - now))
+            _warnings.warning(
+                "connect", "asterisk listener: cannot connect (%s); retrying in %.1fs", exc.message, delay
+            )
+            await asyncio.sleep(delay)
             continue
         failures = 0
+        outage_since = None
         sessions += 1
         if sessions > 1:
             context.stats.incr("resubscribed")
+            _warnings.warning("reconnected", "asterisk listener: reconnected to %s", address)
         lost.add_done_callback(lambda _: queue.put_nowait(_LOST))
         if on_ready is not None:
             on_ready(address)
@@ -89,6 +109,7 @@ async def reconnecting(context: ListenContext, open_session: Opener) -> AsyncIte
             while True:
                 item = await queue.get()
                 if item is _LOST:
+                    _warnings.warning("lost", "asterisk listener: connection to %s lost; reconnecting", address)
                     break
                 assert isinstance(item, Event)
                 context.stats.incr("received")

@@ -107,6 +107,8 @@ DOCUMENTED_LAZY = {
     ("eventkit", "eventkit.provider"): "the root's deprecated names resolve there until 0.2",
     ("eventkit._wiring", "eventkit._transport"): "import eventkit does not load ssl/http.client until a send",
     ("eventkit._transport", "eventkit"): "the User-Agent reads eventkit.__version__",
+    ("eventkit._secrets", "eventkit._logging"): "the first client holding a secret installs the log filter "
+    "on the libraries' loggers (the filter reads the live secrets from _secrets)",
 }
 
 

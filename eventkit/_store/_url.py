@@ -10,6 +10,7 @@ A bad value is a :class:`StoreError` naming the parameter, raised before any I/O
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import attrs
@@ -97,7 +98,7 @@ def split_store_url(url: str, *, defaults: Bounds | None = None) -> tuple[str, B
     bounds = defaults or Bounds()
     seen: set[str] = set()
     rest: dict[str, str] = {}
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}
     for key, value in pairs:
         if key in seen or (key in rest and key in BOUND_NAMES):
             raise StoreError(f"store URL parameter {key!r} is given twice")
@@ -114,4 +115,4 @@ def split_store_url(url: str, *, defaults: Bounds | None = None) -> tuple[str, B
             continue
         seen.add(key)
     base = urlunsplit((parts.scheme, parts.netloc, parts.path, "", parts.fragment))
-    return base, attrs.evolve(bounds, **changes), rest  # type: ignore[misc]
+    return base, attrs.evolve(bounds, **changes), rest

@@ -56,24 +56,70 @@ def answers(url: str) -> bool:
         return False
 
 
+def write_self_signed(directory: str) -> str:
+    """A certificate (and key.pem) for 127.0.0.1 in ``directory``; the certificate's path."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path = Path(directory) / "cert.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (Path(directory) / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return str(cert_path)
+
+
 class RedisServer:
     """A ``redis-server`` process of the test's own, on a free loopback port."""
 
-    def __init__(self, *, aof: bool = False, directory: str | None = None) -> None:
+    def __init__(self, *, aof: bool = False, password: str | None = None, tls: bool = False) -> None:
         if REDIS_SERVER is None:
             raise RuntimeError("redis-server is not installed")
         self.port = free_port()
         self.aof = aof
-        self.directory = directory or tempfile.mkdtemp(prefix="eventkit-redis-")
+        self.password = password
+        self.directory = tempfile.mkdtemp(prefix="eventkit-redis-")
+        self.cert = write_self_signed(self.directory) if tls else None
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{self.password}@" if self.password else ""
+        if self.cert:
+            return f"rediss://{auth}127.0.0.1:{self.port}/0?ssl_ca_certs={self.cert}"
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def start(self) -> RedisServer:
         assert REDIS_SERVER is not None
-        args = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--dir", self.directory]
+        args = [REDIS_SERVER, "--bind", "127.0.0.1", "--save", "", "--dir", self.directory]
+        if self.cert:
+            key = str(Path(self.directory) / "key.pem")
+            args += ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", self.cert]
+            args += ["--tls-key-file", key, "--tls-auth-clients", "no"]
+        else:
+            args += ["--port", str(self.port)]
+        if self.password:
+            args += ["--requirepass", self.password]
         if self.aof:
             # What the docs ask of production: every acknowledged write is on disk first.
             args += ["--appendonly", "yes", "--appendfsync", "always"]

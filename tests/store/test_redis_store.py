@@ -463,3 +463,34 @@ async def test_prefixes_keep_stores_apart(make_store) -> None:
     assert await two.append([rec("a", "k")]) == [True]
     assert payloads(await two.read("g", "c", count=5, timeout=0)) == ["a"]
     assert (await one.stats()).events == 1
+
+
+async def test_rediss_with_a_password_works_and_never_shows_the_password(redis_url: str) -> None:
+    pytest.importorskip("cryptography")
+    from redis_support import RedisServer, store_url
+
+    server = RedisServer(password="hunter2", tls=True).start()
+    try:
+        store = open_store(store_url(server.url, "tls:"))
+        assert store.url.startswith("rediss://:***@127.0.0.1:")
+        assert "hunter2" not in repr(store)
+        async with store:
+            assert await store.append([rec("over tls", "k")]) == [True]
+            assert payloads(await store.read("g", "c", timeout=0)) == ["over tls"]
+
+        wrong = open_store(store_url(server.url.replace("hunter2", "letmein"), "tls:"))
+        with pytest.raises(StoreError) as info:
+            await wrong.open()
+        assert "letmein" not in str(info.value) and "letmein" not in wrong.url
+
+        # TLS without the server's CA: the certificate is refused at open
+        untrusted = open_store(f"rediss://:hunter2@127.0.0.1:{server.port}/0?prefix=tls:")
+        with pytest.raises(StoreError) as info:
+            await untrusted.open()
+        assert "hunter2" not in str(info.value)
+
+        plain = open_store(f"redis://:hunter2@127.0.0.1:{server.port}/0?prefix=tls:&socket_timeout=2")
+        with pytest.raises(StoreError):
+            await plain.open()
+    finally:
+        server.stop()

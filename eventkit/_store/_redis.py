@@ -18,12 +18,15 @@ Inbox
   Consumer groups are Redis consumer groups, created at id ``0`` with ``MKSTREAM`` (so
   they start at the oldest entry held). :meth:`RedisStore.read` first runs a script that
   hands out pending entries (released ones now due, this consumer's own, then any
-  consumer's idle for ``claim_idle``) with ``XCLAIM``; the attempt count is Redis's own
-  delivery counter (``XPENDING``), so it survives restarts of every process. An entry past
-  ``max_attempts`` is acknowledged and copied to the group's dead-letter stream
-  ``{<prefix>}dl:<group>`` in the same script. Then ``XREADGROUP >`` blocks for new entries,
-  in slices of at most half a second so entries that become due meanwhile are not left
-  waiting. :meth:`RedisStore.release` keeps the entry pending and records its not-before
+  consumer's idle for ``claim_idle``) with ``XCLAIM``, then new ones (``XREADGROUP >``,
+  which never blocks inside a script): one round trip while there is work. The attempt
+  count is Redis's own delivery counter (``XPENDING``), so it survives restarts of every
+  process. An entry past ``max_attempts`` is acknowledged and copied to the group's
+  dead-letter stream ``{<prefix>}dl:<group>`` in the same script. When the script finds
+  nothing, ``XREADGROUP > BLOCK`` waits for new entries, in slices of at most half a
+  second so entries that become due meanwhile are not left waiting. The look for other
+  consumers' idle entries walks the group's pending list, so it runs at most every
+  ``min(1 s, claim_idle / 4)`` per group and process. :meth:`RedisStore.release` keeps the entry pending and records its not-before
   in a sorted set ``{<prefix>}nb:<group>`` that the claim script honours.
   :meth:`RedisStore.replay` appends a dead letter again as a new entry marked for its
   group only; other groups acknowledge and skip it.
@@ -166,6 +169,7 @@ class RedisStore(Store):
         self._client: aioredis.Redis | None = None
         self._closed = False
         self._groups: set[str] = set()
+        self._idle_scans: dict[str, float] = {}
         self._last_trim = 0.0
         self._scripts: dict[str, Any] = {}
 
@@ -400,7 +404,14 @@ class RedisStore(Store):
             self._tag + "dl:" + group,
             self._meta,
         ]
-        args = [group, consumer, repr(time.time()), int(claim_idle * 1000), count, max_attempts]
+        # Looking for other consumers' idle entries walks the group's whole pending list, so it
+        # runs at most every claim_idle/4 (and at least every second) per group and process:
+        # an abandoned entry waits a little longer than claim_idle, never forever.
+        now = time.monotonic()
+        scan_idle = now - self._idle_scans.get(group, -math.inf) >= min(1.0, claim_idle / 4)
+        if scan_idle:
+            self._idle_scans[group] = now
+        args = [group, consumer, repr(time.time()), int(claim_idle * 1000), count, max_attempts, int(scan_idle)]
         async with self._guard("read"):
             entries, next_due = await self._scripts["claim"](keys=keys, args=args)
         out = []

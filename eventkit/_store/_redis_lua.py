@@ -78,10 +78,11 @@ return out
 """
 
 # Hand out pending entries: released ones now due, this consumer's own, and other
-# consumers' idle for claim_idle. Each is XCLAIMed (the delivery counter counts the
+# consumers' idle for claim_idle; then new entries, so a busy consumer needs one round trip. Each is XCLAIMed (the delivery counter counts the
 # attempt) or, past max_attempts, acknowledged and copied to the group's dead letters.
 # KEYS: events, not-before zset, errors hash, dead-letter stream, meta hash.
-# ARGV: group, consumer, now, claim_idle_ms, count, max_attempts.
+# ARGV: group, consumer, now, claim_idle_ms, count, max_attempts, scan_idle (1/0: look at
+# the whole group's pending list, which costs time in proportion to it, or skip it this time).
 # Returns {entries, next_due}: entries are {id, fields, attempts}; next_due the earliest
 # not-before still in the future ('' when none).
 CLAIM = (
@@ -160,7 +161,21 @@ local function scan(extra_idle, consumer)
   end
 end
 if #out < count then scan(0, c) end
-if #out < count then scan(idle, nil) end
+if #out < count and ARGV[7] == '1' then scan(idle, nil) end
+-- 4. new entries (a script never blocks: the caller blocks with XREADGROUP when this finds none)
+if #out < count then
+  local r = redis.call('XREADGROUP', 'GROUP', g, c, 'COUNT', count - #out, 'STREAMS', KEYS[1], '>')
+  if r then
+    for _, e in ipairs(r[1][2]) do
+      local only = field(e[2], 'g')
+      if only and only ~= g then
+        redis.call('XACK', KEYS[1], g, e[1])
+      else
+        out[#out + 1] = {e[1], e[2], 1}
+      end
+    end
+  end
+end
 local nxt = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[3], '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
 local nd = ''
 if #nxt > 0 then nd = nxt[2] end

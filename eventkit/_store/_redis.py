@@ -527,8 +527,9 @@ class RedisStore(Store):
         return moved
 
     async def _maybe_trim(self) -> None:
+        """Housekeeping after a write that succeeded: its failure must not fail that write."""
         if time.monotonic() - self._last_trim >= self.trim_interval:
-            with contextlib.suppress(StoreUnavailableError):
+            with contextlib.suppress(StoreError):
                 await self._trim_all()
 
     async def _trim_all(self) -> int:

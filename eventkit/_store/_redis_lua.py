@@ -184,9 +184,10 @@ return {out, nd}
 )
 
 # KEYS: events, not-before zset, errors hash. ARGV: group, id, not_before, error ('' none), has_error.
+# An entry not pending (acknowledged already, or an unknown group) is left alone.
 RELEASE = """
-local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
-if #p == 0 then return 0 end
+local p = redis.pcall('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
+if p['err'] or #p == 0 then return 0 end
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
 if ARGV[5] == '1' then redis.call('HSET', KEYS[3], ARGV[2], ARGV[4]) end
 return 1
@@ -220,6 +221,7 @@ return moved
 TRIM = (
     _IDS
     + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0} end
 local groups = redis.call('XINFO', 'GROUPS', KEYS[1])
 if #groups == 0 then return {0, 0} end
 local cut = nil

@@ -494,3 +494,26 @@ async def test_rediss_with_a_password_works_and_never_shows_the_password(redis_u
             await plain.open()
     finally:
         server.stop()
+
+
+async def test_ack_and_release_of_unknown_entries_or_groups_change_nothing(make_store) -> None:
+    store = await make_store(trim_interval=0)
+    await store.ack("never-read", ["1-0"])
+    await store.release("never-read", "1-0", delay=1)
+    await store.append([rec("a")])
+    got = await store.read("g", "c", timeout=0)
+    await store.ack("g", [got[0].id])
+    await store.release("g", got[0].id, delay=0)  # acknowledged already: not put back
+    assert await store.read("g", "c", timeout=0, claim_idle=0) == []
+
+
+async def test_a_group_lost_by_the_server_is_made_again(make_store, redis_url: str) -> None:
+    import redis.asyncio as aioredis
+
+    store = await make_store()
+    await store.append([rec("a")])
+    assert payloads(await store.read("g", "c", timeout=0)) == ["a"]
+    raw = aioredis.from_url(redis_url)
+    await raw.xgroup_destroy("{" + store.prefix + "}events", "g")
+    await raw.aclose()
+    assert payloads(await store.read("g", "c", timeout=0)) == ["a"]

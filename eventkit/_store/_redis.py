@@ -21,15 +21,19 @@ Inbox
   consumer's idle for ``claim_idle``) with ``XCLAIM``, then new ones (``XREADGROUP >``,
   which never blocks inside a script): one round trip while there is work. The attempt
   count is Redis's own delivery counter (``XPENDING``), so it survives restarts of every
-  process. An entry past ``max_attempts`` is acknowledged and copied to the group's
-  dead-letter stream ``{<prefix>}dl:<group>`` in the same script. When the script finds
+  process. An entry past ``max_attempts`` is marked dead in the same script: it stays
+  pending (so it is held, counted and never trimmed, as the contract says) and is listed
+  in the sorted set ``{<prefix>}dead:<group>``, which every hand-out skips. When the script finds
   nothing, ``XREADGROUP > BLOCK`` waits for new entries, in slices of at most half a
   second so entries that become due meanwhile are not left waiting. The look for other
   consumers' idle entries walks the group's pending list, so it runs at most every
   ``min(1 s, claim_idle / 4)`` per group and process. :meth:`RedisStore.release` keeps the entry pending and records its not-before
   in a sorted set ``{<prefix>}nb:<group>`` that the claim script honours.
-  :meth:`RedisStore.replay` appends a dead letter again as a new entry marked for its
-  group only; other groups acknowledge and skip it.
+  :meth:`RedisStore.replay` resets a dead entry's delivery counter (``XCLAIM ... RETRYCOUNT
+  0``) and makes it due at once; acknowledging a dead entry discards it.
+
+  Ids are the stream ids made sortable as strings: ``<ms>-<seq>`` becomes the 20-digit
+  number ``ms * 1000000 + seq``.
 
   Trimming (``XDEL`` of entries below the lowest id any group still needs, from
   ``XINFO GROUPS`` last-delivered ids and ``XPENDING``'s lowest pending id, and older than
@@ -71,7 +75,6 @@ import redis.exceptions as rexc
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
-from .._errors import ConfigurationError
 from .._secrets import Redactor
 from .._settings import mask_url
 from ._base import (
@@ -83,11 +86,16 @@ from ._base import (
     Store,
     StoreError,
     StoreFullError,
+    StoreSettingsError,
     StoreStats,
     StoreUnavailableError,
+    check_delay,
+    check_optional_time,
+    check_read_args,
+    parse_id,
 )
-from ._redis_lua import APPEND, CLAIM, COMPLETE, ENQUEUE, FAIL, LEASE, RELEASE, REPLAY, RETRY_DEAD, TRIM
-from ._url import Bounds, parse_duration, split_store_url
+from ._redis_lua import ACK, APPEND, CLAIM, COMPLETE, ENQUEUE, FAIL, LEASE, RELEASE, REPLAY, RETRY_DEAD, TRIM
+from ._url import Bounds, parse_duration, parse_store_url
 
 __all__ = ["RedisStore"]
 
@@ -98,8 +106,47 @@ _BLOCK_SLICE = 0.5
 _TRIM_BATCH = 1000
 
 
-def _bad(message: str) -> ConfigurationError:
-    return ConfigurationError(message)
+# redis-py's own URL parameters a store URL may carry (passed through untouched).
+_REDIS_PARAMS = (
+    "ssl_ca_certs",
+    "ssl_ca_path",
+    "ssl_certfile",
+    "ssl_keyfile",
+    "ssl_password",
+    "ssl_cert_reqs",
+    "ssl_check_hostname",
+    "ssl_min_version",
+    "socket_timeout",
+    "socket_connect_timeout",
+    "socket_keepalive",
+    "health_check_interval",
+    "client_name",
+    "max_connections",
+    "protocol",
+)
+_SEQ_SPAN = 1_000_000
+"""Stream ids ``<ms>-<seq>`` become ``ms * _SEQ_SPAN + seq``, zero-padded, so they sort as strings
+(the contract's ids). Redis appends fewer than a million entries per millisecond by far."""
+
+
+def _bad(message: str) -> StoreSettingsError:
+    return StoreSettingsError(message)
+
+
+def _to_id(stream_id: Any) -> str:
+    """The store's id of a stream entry: digits that sort in append order."""
+    ms, _, seq = _text(stream_id).partition("-")
+    number, rest = int(ms) * _SEQ_SPAN + int(seq), int(seq)
+    if rest >= _SEQ_SPAN:  # pragma: no cover - needs a million appends in one millisecond
+        raise StoreError(f"stream id {_text(stream_id)} has a sequence beyond {_SEQ_SPAN}")
+    return f"{number:020d}"
+
+
+def _to_stream_id(id: str) -> str:
+    """The stream id behind one of our ids; anything else is a caller error."""
+    number = parse_id(id)
+    ms, seq = divmod(number, _SEQ_SPAN)
+    return f"{ms}-{seq}"
 
 
 def _check_name(what: str, value: object) -> str:
@@ -111,13 +158,19 @@ def _check_name(what: str, value: object) -> str:
 
 
 def _check_ids(ids: Sequence[str]) -> list[str]:
+    """Outbox ids: checked as the store's ids (digits), before any I/O."""
     if isinstance(ids, str):
         raise _bad("ids must be a sequence of ids, not one string")
     out = list(ids)
     for one in out:
-        if not isinstance(one, str) or not one:
-            raise _bad(f"an id must be a non-empty string, not {one!r}")
+        parse_id(one)
     return out
+
+
+def _stream_ids(ids: Sequence[str]) -> list[str]:
+    if isinstance(ids, str):
+        raise _bad("ids must be a sequence of ids, not one string")
+    return [_to_stream_id(one) for one in ids]
 
 
 def _text(value: Any) -> str:
@@ -133,6 +186,9 @@ class RedisStore(Store):
     """The store on Redis Streams; one instance per event loop, any number per Redis."""
 
     durable: ClassVar[bool] = True
+    DEFAULT_BOUNDS = Bounds(max_events=0, max_bytes=1024**3, retention=0.0, dedupe_ttl=3 * 86400.0)
+    """As ``sqlite://``: no count bound, 1 GiB of payloads, acknowledged events deleted at the next trim."""
+    EXTRA: ClassVar[dict[str, str]] = {"prefix": "eventkit:", "trim_interval": "5", **dict.fromkeys(_REDIS_PARAMS, "")}
 
     def __init__(
         self,
@@ -145,13 +201,13 @@ class RedisStore(Store):
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("redis", "rediss"):
-            raise StoreError(f"not a Redis URL: {mask_url(url)!r} (use redis:// or rediss://)")
+            raise _bad(f"not a Redis URL: {mask_url(url)!r} (use redis:// or rediss://)")
         if not isinstance(prefix, str) or not prefix or "{" in prefix or "}" in prefix:
-            raise StoreError(f"prefix={prefix!r} must be a non-empty string without '{{' or '}}'")
+            raise _bad(f"prefix={prefix!r} must be a non-empty string without '{{' or '}}'")
         try:
             parts.port  # noqa: B018 (parsing it is the check)
         except ValueError:
-            raise StoreError(f"store URL {mask_url(url)!r} has a bad port") from None
+            raise _bad(f"store URL {mask_url(url)!r} has a bad port") from None
         self._options = dict(redis_options or {})
         query = urlencode(self._options, quote_via=quote)
         self._redis_url = url + (f"?{query}" if query else "")
@@ -159,7 +215,7 @@ class RedisStore(Store):
         self._url = mask_url(url + "?" + urlencode(shown, quote_via=quote))
         self._secrets = Redactor([parts.password] if parts.password else [])
         self.prefix = prefix
-        self.bounds = bounds or Bounds()
+        self.bounds = bounds or self.DEFAULT_BOUNDS
         self.trim_interval = trim_interval
         tag = "{" + prefix + "}"
         self._tag = tag
@@ -179,13 +235,17 @@ class RedisStore(Store):
 
         ``max_events``, ``max_bytes``, ``retention`` and ``dedupe_ttl`` read as for every
         store; ``prefix`` names the keys; ``trim_interval`` (a duration) paces trimming;
-        every other parameter goes to redis-py (``ssl_ca_certs``, ``ssl_cert_reqs``,
-        ``socket_timeout``, ...).
+        redis-py's own parameters (``ssl_ca_certs``, ``ssl_cert_reqs``, ``socket_timeout``,
+        ... see ``_REDIS_PARAMS``) are passed to it; any other name is an error.
         """
-        base, bounds, rest = split_store_url(url)
-        prefix = rest.pop("prefix", "eventkit:")
-        trim = parse_duration(rest.pop("trim_interval"), "trim_interval") if "trim_interval" in rest else 5.0
-        return cls(base, prefix=prefix, bounds=bounds, trim_interval=trim, redis_options=rest)
+        scheme = url.split("://", 1)[0].lower() if isinstance(url, str) and "://" in url else ""
+        parsed = parse_store_url(url, scheme=scheme if scheme in ("redis", "rediss") else "redis", extra=cls.EXTRA)
+        extra = dict(parsed.extra)
+        prefix = extra.pop("prefix")
+        trim = parse_duration("trim_interval", extra.pop("trim_interval"))
+        options = {name: value for name, value in extra.items() if value != ""}
+        base = f"{parsed.scheme}://{parsed.netloc}{parsed.path}"
+        return cls(base, prefix=prefix, bounds=parsed.bounds, trim_interval=trim, redis_options=options)
 
     @property
     def url(self) -> str:
@@ -259,6 +319,7 @@ class RedisStore(Store):
                 "append": APPEND,
                 "claim": CLAIM,
                 "release": RELEASE,
+                "ack": ACK,
                 "replay": REPLAY,
                 "trim": TRIM,
                 "enqueue": ENQUEUE,
@@ -279,6 +340,7 @@ class RedisStore(Store):
     async def ping(self) -> None:
         async with self._guard("ping") as client:
             await client.set(self._tag + "ping", repr(time.time()), px=10_000)
+        await self._maybe_trim()
 
     async def stats(self) -> StoreStats:
         async with self._guard("stats") as client:
@@ -289,12 +351,16 @@ class RedisStore(Store):
             pipe.zcard(self._tag + "ob:all")
             pipe.zcard(self._tag + "ob:dead")
             for group in groups:
-                pipe.xlen(self._tag + "dl:" + group)
+                pipe.zcard(self._tag + "dead:" + group)
             replies = await pipe.execute()
-        events, nbytes, outbox, odead, *dls = replies
-        return StoreStats(events=int(events), bytes=int(nbytes or 0), outbox=int(outbox), dead=int(odead) + sum(dls))
+        events, nbytes, outbox, odead, *dead = replies
+        return StoreStats(events=int(events), bytes=int(nbytes or 0), outbox=int(outbox), dead=int(odead) + sum(dead))
 
     # Inbox
+
+    def _group_keys(self, group: str) -> list[str]:
+        """The keys a group's scripts take: events, not-before zset, errors hash, dead zset."""
+        return [self._events, self._tag + "nb:" + group, self._tag + "err:" + group, self._tag + "dead:" + group]
 
     def _dedupe_key(self, provider: str, key: str) -> str:
         return f"{self._tag}dd:{provider}:{key}"
@@ -332,7 +398,7 @@ class RedisStore(Store):
             held, nbytes = int(reply[1]), int(reply[2])
             raise StoreFullError(
                 f"Redis store {self._url} is full: {held} events, {nbytes} bytes held "
-                f"(max_events={self.bounds.max_events}, max_bytes={self.bounds.max_bytes}); "
+                f"(max_events={self.bounds.max_events or 'none'}, max_bytes={self.bounds.max_bytes or 'none'}); "
                 "retry after consumers catch up"
             )
         raise AssertionError("unreachable")  # pragma: no cover
@@ -359,18 +425,11 @@ class RedisStore(Store):
         claim_idle: float = 30.0,
         max_attempts: int = 5,
     ) -> list[Delivery]:
-        _check_name("group", group)
-        _check_name("consumer", consumer)
-        if not isinstance(count, int) or count < 1:
-            raise _bad(f"count must be a whole number of at least 1, not {count!r}")
-        if timeout is not None and (not isinstance(timeout, (int, float)) or timeout < 0 or math.isnan(timeout)):
-            raise _bad(f"timeout must be None or seconds >= 0, not {timeout!r}")
-        if not isinstance(claim_idle, (int, float)) or claim_idle < 0 or math.isnan(claim_idle):
-            raise _bad(f"claim_idle must be seconds >= 0, not {claim_idle!r}")
-        if not isinstance(max_attempts, int) or max_attempts < 1:
-            raise _bad(f"max_attempts must be a whole number of at least 1, not {max_attempts!r}")
+        check_read_args(group, consumer, count, timeout, claim_idle, max_attempts)
+        self._require()
         await self._ensure_group(group)
         deadline = None if timeout is None else time.monotonic() + timeout
+        remade = False
         while True:
             try:
                 out, next_due = await self._claim(group, consumer, count, claim_idle, max_attempts)
@@ -383,8 +442,9 @@ class RedisStore(Store):
                     wait = min(wait, deadline - time.monotonic())
                 fresh = await self._read_new(group, consumer, count, max(0.0, wait))
             except StoreUnavailableError as exc:
-                if "NOGROUP" in str(exc):
-                    # The server lost the group (a restart without persistence): make it again.
+                if "NOGROUP" in str(exc) and not remade:
+                    # The server lost the group (a restart without persistence): make it again, once.
+                    remade = True
                     self._groups.discard(group)
                     await self._ensure_group(group)
                     continue
@@ -397,13 +457,6 @@ class RedisStore(Store):
     async def _claim(
         self, group: str, consumer: str, count: int, claim_idle: float, max_attempts: int
     ) -> tuple[list[Delivery], float | None]:
-        keys = [
-            self._events,
-            self._tag + "nb:" + group,
-            self._tag + "err:" + group,
-            self._tag + "dl:" + group,
-            self._meta,
-        ]
         # Looking for other consumers' idle entries walks the group's whole pending list, so it
         # runs at most every claim_idle/4 (and at least every second) per group and process:
         # an abandoned entry waits a little longer than claim_idle, never forever.
@@ -413,68 +466,48 @@ class RedisStore(Store):
             self._idle_scans[group] = now
         args = [group, consumer, repr(time.time()), int(claim_idle * 1000), count, max_attempts, int(scan_idle)]
         async with self._guard("read"):
-            entries, next_due = await self._scripts["claim"](keys=keys, args=args)
-        out = []
-        for entry_id, flat, attempts in entries:
-            fields = _fields(flat)
-            out.append(
-                Delivery(
-                    id=_text(entry_id),
-                    provider=_text(fields.get("p", b"")),
-                    payload=bytes(fields.get("d", b"")),
-                    attempts=int(attempts),
-                    appended_at=float(fields.get("t", b"0")),
-                )
-            )
+            entries, next_due = await self._scripts["claim"](keys=self._group_keys(group), args=args)
+        out = [self._delivery(entry_id, _fields(flat), int(attempts)) for entry_id, flat, attempts in entries]
         return out, (float(next_due) if next_due else None)
+
+    @staticmethod
+    def _delivery(entry_id: Any, fields: dict[str, Any], attempts: int) -> Delivery:
+        return Delivery(
+            id=_to_id(entry_id),
+            provider=_text(fields.get("p", b"")),
+            payload=bytes(fields.get("d", b"")),
+            attempts=attempts,
+            appended_at=float(fields.get("t", b"0")),
+        )
 
     async def _read_new(self, group: str, consumer: str, count: int, wait: float) -> list[Delivery]:
         block = max(1, int(wait * 1000))
         async with self._guard("read") as client:
             reply = await client.xreadgroup(group, consumer, {self._events: ">"}, count=count, block=block)
-            out: list[Delivery] = []
-            skipped: list[bytes] = []
-            for _stream, entries in reply or ():
-                for entry_id, fields in entries:
-                    only = fields.get(b"g")
-                    if only is not None and _text(only) != group:
-                        skipped.append(entry_id)
-                        continue
-                    out.append(
-                        Delivery(
-                            id=_text(entry_id),
-                            provider=_text(fields.get(b"p", b"")),
-                            payload=bytes(fields.get(b"d", b"")),
-                            attempts=1,
-                            appended_at=float(fields.get(b"t", b"0")),
-                        )
-                    )
-            if skipped:
-                await client.xack(self._events, group, *skipped)
-        return out
+        return [
+            self._delivery(entry_id, {_text(k): v for k, v in fields.items()}, 1)
+            for _stream, entries in reply or ()
+            for entry_id, fields in entries
+        ]
 
     async def ack(self, group: str, ids: Sequence[str]) -> None:
         _check_name("group", group)
-        ids = _check_ids(ids)
-        if not ids:
+        stream_ids = _stream_ids(ids)
+        if not stream_ids:
             return
-        async with self._guard("ack") as client:
-            pipe = client.pipeline(transaction=False)
-            pipe.xack(self._events, group, *ids)
-            pipe.zrem(self._tag + "nb:" + group, *ids)
-            pipe.hdel(self._tag + "err:" + group, *ids)
-            await pipe.execute()
+        async with self._guard("ack"):
+            await self._scripts["ack"](keys=self._group_keys(group), args=[group, *stream_ids])
         await self._maybe_trim()
 
     async def release(self, group: str, id: str, *, delay: float, error: str | None = None) -> None:
         _check_name("group", group)
-        _check_ids([id])
-        if not isinstance(delay, (int, float)) or delay < 0 or math.isnan(delay):
-            raise _bad(f"delay must be seconds >= 0, not {delay!r}")
-        keys = [self._events, self._tag + "nb:" + group, self._tag + "err:" + group]
-        args = [group, id, repr(time.time() + delay), error or "", "0" if error is None else "1"]
+        [stream_id] = _stream_ids([id])
+        check_delay("delay", delay)
+        if error is not None and not isinstance(error, str):
+            raise _bad("error must be a string or None")
+        args = [group, stream_id, repr(time.time() + delay), error or "", "0" if error is None else "1"]
         async with self._guard("release"):
-            await self._scripts["release"](keys=keys, args=args)
+            await self._scripts["release"](keys=self._group_keys(group), args=args)
 
     async def _group_names(self, group: str | None) -> list[str]:
         if group is not None:
@@ -483,47 +516,52 @@ class RedisStore(Store):
             return sorted(_text(g) for g in await client.smembers(self._groups_key))
 
     async def dead_letters(self, group: str | None = None, *, limit: int = 100) -> list[DeadLetter]:
-        if not isinstance(limit, int) or limit < 1:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise _bad(f"limit must be a whole number of at least 1, not {limit!r}")
         out: list[DeadLetter] = []
         for name in await self._group_names(group):
             async with self._guard("dead_letters") as client:
-                entries = await client.xrange(self._tag + "dl:" + name, count=limit)
-            for _dl_id, f in entries:
+                marked = await client.zrange(self._tag + "dead:" + name, 0, limit - 1, withscores=True)
+                if not marked:
+                    continue
+                pipe = client.pipeline(transaction=False)
+                for stream_id, _at in marked:
+                    pipe.xrange(self._events, min=stream_id, max=stream_id)
+                    pipe.xpending_range(self._events, name, min=stream_id, max=stream_id, count=1)
+                    pipe.hget(self._tag + "err:" + name, stream_id)
+                replies = await pipe.execute()
+            for i, (stream_id, at) in enumerate(marked):
+                entries, pending, error = replies[3 * i : 3 * i + 3]
+                if not entries:
+                    continue
+                fields = {_text(k): v for k, v in entries[0][1].items()}
+                attempts = int(pending[0]["times_delivered"]) if pending else 0
                 out.append(
                     DeadLetter(
-                        id=_text(f[b"i"]),
-                        provider=_text(f.get(b"p", b"")),
-                        payload=bytes(f.get(b"d", b"")),
-                        attempts=int(f.get(b"a", b"0")),
-                        error=None if f.get(b"ne") == b"1" else _text(f.get(b"e", b"")),
-                        at=float(f.get(b"t", b"0")),
+                        id=_to_id(stream_id),
+                        provider=_text(fields.get("p", b"")),
+                        payload=bytes(fields.get("d", b"")),
+                        attempts=attempts,
+                        error=None if error is None else _text(error),
+                        at=float(at),
                         group=name,
                     )
                 )
-        out.sort(key=lambda d: d.at)
+        out.sort(key=lambda d: (d.at, d.id))
         return out[:limit]
 
     async def replay(self, group: str | None = None, ids: Sequence[str] | None = None) -> int:
-        wanted = None if ids is None else set(_check_ids(ids))
+        wanted = None if ids is None else _stream_ids(ids)
         moved = 0
         for name in await self._group_names(group):
-            dl = self._tag + "dl:" + name
-            start = "-"
-            while True:
+            chosen = wanted
+            if chosen is None:
                 async with self._guard("replay") as client:
-                    entries = await client.xrange(dl, min=start, count=500)
-                if not entries:
-                    break
-                chosen = [_text(dl_id) for dl_id, f in entries if wanted is None or _text(f[b"i"]) in wanted]
-                if chosen:
-                    async with self._guard("replay"):
-                        moved += int(
-                            await self._scripts["replay"](keys=[self._events, dl, self._meta], args=[name, *chosen])
-                        )
-                if len(entries) < 500:
-                    break
-                start = "(" + _text(entries[-1][0])
+                    chosen = [_text(x) for x in await client.zrange(self._tag + "dead:" + name, 0, -1)]
+            for i in range(0, len(chosen), 500):
+                async with self._guard("replay"):
+                    batch = chosen[i : i + 500]
+                    moved += int(await self._scripts["replay"](keys=self._group_keys(name), args=[name, *batch]))
         return moved
 
     async def _maybe_trim(self) -> None:
@@ -575,23 +613,25 @@ class RedisStore(Store):
                 raise _bad("an Outgoing payload must be bytes")
         if not items:
             return []
-        args: list[Any] = [self._tag, repr(time.time()), self.bounds.max_bytes, len(items)]
+        args: list[Any] = [self._tag, repr(time.time()), self.bounds.max_bytes, self.bounds.max_events, len(items)]
         for item in items:
             args += [item.provider, item.key, item.payload]
         async with self._guard("enqueue"):
             reply = await self._scripts["enqueue"](keys=[self._meta], args=args)
         if _text(reply[0]) != "ok":
             raise StoreFullError(
-                f"Redis store {self._url} is full (max_bytes={self.bounds.max_bytes}); retry after the outbox drains"
+                f"Redis store {self._url} is full: {int(reply[1])} outbox items, {int(reply[2])} bytes held "
+                f"(max_events={self.bounds.max_events or 'none'}, max_bytes={self.bounds.max_bytes or 'none'}); "
+                "retry after the outbox drains"
             )
         return [_text(x) for x in reply[1:]]
 
     async def lease(self, provider: str, owner: str, *, count: int, lease: float) -> list[OutboxItem]:
         _check_name("provider", provider)
         _check_name("owner", owner)
-        if not isinstance(count, int) or count < 1:
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise _bad(f"count must be a whole number of at least 1, not {count!r}")
-        if not isinstance(lease, (int, float)) or not lease > 0 or math.isinf(lease):
+        if isinstance(lease, bool) or not isinstance(lease, (int, float)) or not lease > 0 or math.isinf(lease):
             raise _bad(f"lease must be seconds > 0, not {lease!r}")
         args = [self._tag, provider, owner, count, repr(float(lease)), repr(time.time())]
         async with self._guard("lease"):
@@ -610,8 +650,7 @@ class RedisStore(Store):
         _check_ids([id])
         if not isinstance(error, str):
             raise _bad("error must be a string")
-        if retry_at is not None and (not isinstance(retry_at, (int, float)) or math.isnan(retry_at)):
-            raise _bad(f"retry_at must be None or a wall-clock time, not {retry_at!r}")
+        check_optional_time("retry_at", retry_at)
         args = [
             self._tag,
             id,

@@ -60,7 +60,7 @@ end
 if newn > 0 then
   local held = redis.call('XLEN', KEYS[1])
   local bytes = tonumber(redis.call('HGET', KEYS[2], 'bytes') or '0')
-  if held + newn > maxn or bytes + newb > maxb then return {'full', held, bytes} end
+  if (maxn > 0 and held + newn > maxn) or (maxb > 0 and bytes + newb > maxb) then return {'full', held, bytes} end
 end
 local out = {'ok'}
 for i = 1, n do
@@ -78,9 +78,11 @@ return out
 """
 
 # Hand out pending entries: released ones now due, this consumer's own, and other
-# consumers' idle for claim_idle; then new entries, so a busy consumer needs one round trip. Each is XCLAIMed (the delivery counter counts the
-# attempt) or, past max_attempts, acknowledged and copied to the group's dead letters.
-# KEYS: events, not-before zset, errors hash, dead-letter stream, meta hash.
+# consumers' idle for claim_idle; then new entries, so a busy consumer needs one round trip.
+# Each pending one is XCLAIMed (the delivery counter counts the attempt) or, past
+# max_attempts, marked dead: it stays pending (held, so never trimmed) and is listed in
+# the group's dead zset, which every hand-out skips.
+# KEYS: events, not-before zset, errors hash, dead zset.
 # ARGV: group, consumer, now, claim_idle_ms, count, max_attempts, scan_idle (1/0: look at
 # the whole group's pending list, which costs time in proportion to it, or skip it this time).
 # Returns {entries, next_due}: entries are {id, fields, attempts}; next_due the earliest
@@ -91,50 +93,28 @@ CLAIM = (
 local g, c, now, idle = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local count, maxa = tonumber(ARGV[5]), tonumber(ARGV[6])
 local out, taken = {}, {}
-local function notbefore(id)
-  local s = redis.call('ZSCORE', KEYS[2], id)
-  if s then return tonumber(s) end
-  return nil
-end
 local function handout(id, delivered)
   if taken[id] then return end
   taken[id] = true
+  redis.call('ZREM', KEYS[2], id)
   if delivered + 1 > maxa then
-    local e = redis.call('XRANGE', KEYS[1], id, id)
-    if #e > 0 then
-      local f = e[1][2]
-      local d = field(f, 'd') or ''
-      local err = redis.call('HGET', KEYS[3], id)
-      local noerr = '0'
-      if not err then err = ''; noerr = '1' end
-      redis.call('XADD', KEYS[4], '*', 'i', id, 'p', field(f, 'p') or '', 'd', d, 'a', delivered,
-        'e', err, 'ne', noerr, 't', ARGV[3], 'ta', field(f, 't') or ARGV[3])
-      redis.call('HINCRBY', KEYS[5], 'bytes', string.len(d))
-    end
-    redis.call('XACK', KEYS[1], g, id)
-    redis.call('ZREM', KEYS[2], id)
-    redis.call('HDEL', KEYS[3], id)
+    redis.call('ZADD', KEYS[4], ARGV[3], id)
     return
   end
   local r = redis.call('XCLAIM', KEYS[1], g, c, 0, id)
-  redis.call('ZREM', KEYS[2], id)
-  if r[1] then
-    local only = field(r[1][2], 'g')
-    if only and only ~= g then
-      -- a replay meant for another group, left pending by a consumer that died before skipping it
-      redis.call('XACK', KEYS[1], g, id)
-    else
-      out[#out + 1] = {r[1][1], r[1][2], delivered + 1}
-    end
-  end
+  if r[1] then out[#out + 1] = {r[1][1], r[1][2], delivered + 1} end
 end
--- 1. released entries whose not-before has come
-local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, count)
+local function available(id)
+  if taken[id] or redis.call('ZSCORE', KEYS[4], id) then return false end
+  local nb = redis.call('ZSCORE', KEYS[2], id)
+  return not nb or tonumber(nb) <= now
+end
+-- 1. released (or replayed) entries whose not-before has come
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[3], 'LIMIT', 0, count)
 for _, id in ipairs(due) do
   local p = redis.call('XPENDING', KEYS[1], g, id, id, 1)
-  if #p == 0 then
+  if #p == 0 or redis.call('ZSCORE', KEYS[4], id) then
     redis.call('ZREM', KEYS[2], id)
-    redis.call('HDEL', KEYS[3], id)
   else
     handout(id, p[1][4])
   end
@@ -153,8 +133,7 @@ local function scan(extra_idle, consumer)
     end
     for _, e in ipairs(p) do
       if #out >= count then return end
-      local nb = notbefore(e[1])
-      if not nb or nb <= now then handout(e[1], e[4]) end
+      if available(e[1]) then handout(e[1], e[4]) end
     end
     if #p < page then return end
     start = '(' .. p[#p][1]
@@ -166,14 +145,7 @@ if #out < count and ARGV[7] == '1' then scan(idle, nil) end
 if #out < count then
   local r = redis.call('XREADGROUP', 'GROUP', g, c, 'COUNT', count - #out, 'STREAMS', KEYS[1], '>')
   if r then
-    for _, e in ipairs(r[1][2]) do
-      local only = field(e[2], 'g')
-      if only and only ~= g then
-        redis.call('XACK', KEYS[1], g, e[1])
-      else
-        out[#out + 1] = {e[1], e[2], 1}
-      end
-    end
+    for _, e in ipairs(r[1][2]) do out[#out + 1] = {e[1], e[2], 1} end
   end
 end
 local nxt = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[3], '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
@@ -183,34 +155,46 @@ return {out, nd}
 """
 )
 
-# KEYS: events, not-before zset, errors hash. ARGV: group, id, not_before, error ('' none), has_error.
-# An entry not pending (acknowledged already, or an unknown group) is left alone.
+# KEYS: events, not-before zset, errors hash, dead zset. ARGV: group, id, not_before, error ('' none), has_error.
+# An entry not pending (acknowledged already, an unknown group) or dead is left alone.
 RELEASE = """
 local p = redis.pcall('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
-if p['err'] or #p == 0 then return 0 end
+if p['err'] or #p == 0 or redis.call('ZSCORE', KEYS[4], ARGV[2]) then return 0 end
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
 if ARGV[5] == '1' then redis.call('HSET', KEYS[3], ARGV[2], ARGV[4]) end
 return 1
 """
 
-# Dead letters back into the stream as new entries meant for one group (field 'g').
-# KEYS: events, dead-letter stream, meta. ARGV: group, then dead-letter stream ids.
+# Dead letters back to pending with their attempts reset: the delivery counter set to 0
+# (XCLAIM RETRYCOUNT), due at once (not-before 0), no longer in the dead zset.
+# KEYS: events, not-before zset, errors hash, dead zset. ARGV: group, ids...
 REPLAY = """
 local moved = 0
 for i = 2, #ARGV do
-  local e = redis.call('XRANGE', KEYS[2], ARGV[i], ARGV[i])
-  if #e > 0 then
-    local f = e[1][2]
-    local p, d, ta
-    for j = 1, #f, 2 do
-      if f[j] == 'p' then p = f[j + 1] elseif f[j] == 'd' then d = f[j + 1] elseif f[j] == 'ta' then ta = f[j + 1] end
+  local id = ARGV[i]
+  if redis.call('ZREM', KEYS[4], id) == 1 then
+    local p = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1)
+    if #p > 0 then
+      redis.call('XCLAIM', KEYS[1], ARGV[1], p[1][2], 0, id, 'RETRYCOUNT', 0, 'JUSTID')
+      redis.call('ZADD', KEYS[2], 0, id)
+      redis.call('HDEL', KEYS[3], id)
+      moved = moved + 1
     end
-    redis.call('XADD', KEYS[1], '*', 'p', p, 'd', d, 't', ta, 'g', ARGV[1])
-    redis.call('XDEL', KEYS[2], ARGV[i])
-    moved = moved + 1
   end
 end
 return moved
+"""
+
+# Acknowledge: XACK and forget the entry's not-before, error and dead mark.
+# KEYS: events, not-before zset, errors hash, dead zset. ARGV: group, ids...
+ACK = """
+local ids = {}
+for i = 2, #ARGV do ids[#ids + 1] = ARGV[i] end
+local n = redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
+redis.call('ZREM', KEYS[2], unpack(ids))
+redis.call('HDEL', KEYS[3], unpack(ids))
+redis.call('ZREM', KEYS[4], unpack(ids))
+return n
 """
 
 # Delete inbox entries every group has acknowledged (or dead-lettered) and older than
@@ -258,7 +242,7 @@ return {#ids, more}
 )
 
 # Outbox. Keys from the tag T = ARGV[1]:
-#   T..'ob:seq'            id counter (ids are the sequence numbers, so they sort by age)
+#   T..'ob:seq'            id counter (ids are the sequence numbers, zero-padded: they sort by age)
 #   T..'ob:i:'..id         hash: p k d a(attempts) pd(possible duplicate) c(created) e(last error)
 #                          l(leased 1/0) lu(leased until) lo(owner) nb(not before) dead(1/0)
 #   T..'ob:q:'..p..':'..k  list: the live (not dead) ids of one target in order
@@ -295,20 +279,22 @@ local function remove(id)
 end
 """
 
-# ARGV: T, now, max_bytes, n, then per item: provider, key, payload. Returns {'ok', ids...} or {'full'}.
+# ARGV: T, now, max_bytes, max_events, n, then per item: provider, key, payload.
+# Returns {'ok', ids...} or {'full', items held, bytes held}. Ids are zero-padded so they sort as strings.
 ENQUEUE = (
     _OUTBOX
     + """
-local now, maxb, n = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local now, maxb, maxn, n = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local add = 0
-for i = 1, n do add = add + string.len(ARGV[4 + i * 3]) end
+for i = 1, n do add = add + string.len(ARGV[5 + i * 3]) end
 local bytes = tonumber(redis.call('HGET', T .. 'meta', 'bytes') or '0')
-if bytes + add > maxb then return {'full'} end
+local held = redis.call('ZCARD', T .. 'ob:all')
+if (maxb > 0 and bytes + add > maxb) or (maxn > 0 and held + n > maxn) then return {'full', held, bytes} end
 local out = {'ok'}
 for i = 1, n do
-  local p, k, d = ARGV[2 + i * 3], ARGV[3 + i * 3], ARGV[4 + i * 3]
+  local p, k, d = ARGV[3 + i * 3], ARGV[4 + i * 3], ARGV[5 + i * 3]
   local seq = redis.call('INCR', T .. 'ob:seq')
-  local id = string.format('%d', seq)
+  local id = string.format('%016d', seq)
   redis.call('HSET', T .. 'ob:i:' .. id, 'p', p, 'k', k, 'd', d, 'a', 0, 'pd', 0, 'c', now,
     'l', 0, 'nb', 0, 'dead', 0)
   local q = qkey(p, k)

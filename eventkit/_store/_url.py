@@ -1,33 +1,28 @@
-"""The bounds every store URL shares: ``max_events``, ``max_bytes``, ``retention``, ``dedupe_ttl``.
+"""Store URL parameters, parsed once for every local backend.
 
-One parser so ``memory://``, ``sqlite:///...`` and ``redis://...`` read the same names
-the same way (``max_bytes=1GiB``, ``retention=7d``); a backend takes the
-:class:`Bounds` and the query parameters that are not bounds (its own, such as
-Redis's ``prefix``, or ones it passes to its driver, such as ``ssl_ca_certs``).
-A bad value is a :class:`StoreError` naming the parameter, raised before any I/O.
+``memory://?max_events=10000&max_bytes=64MiB`` and
+``sqlite:///events.db?max_bytes=1GiB&retention=7d&synchronous=full`` share one
+parser, so a value means the same thing on every backend and a typo is an error
+at :func:`~eventkit._store.open_store` time, before any file is touched.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from typing import Any
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from collections.abc import Mapping
+from urllib.parse import parse_qsl, urlsplit
 
 import attrs
 
-from .._settings import mask_url
-from ._base import StoreError
+from ._base import StoreSettingsError
 
 _SIZE_UNITS = {
     "": 1,
     "b": 1,
-    "k": 1000,
     "kb": 1000,
-    "m": 1000**2,
     "mb": 1000**2,
-    "g": 1000**3,
     "gb": 1000**3,
-    "t": 1000**4,
     "tb": 1000**4,
     "kib": 1024,
     "mib": 1024**2,
@@ -35,84 +30,112 @@ _SIZE_UNITS = {
     "tib": 1024**4,
 }
 _DURATION_UNITS = {"": 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-_NUMBER = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?)\s*([a-zA-Z]*)\s*$")
+_NUMBER_UNIT = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([a-zA-Z]*)\s*$")
 
-BOUND_NAMES = ("max_events", "max_bytes", "retention", "dedupe_ttl")
+
+def _number_and_unit(name: str, text: str) -> tuple[float, str]:
+    match = _NUMBER_UNIT.match(text)
+    if match is None:
+        raise StoreSettingsError(f"store parameter {name}={text!r} is not a non-negative number with an optional unit")
+    value = float(match.group(1))
+    if not math.isfinite(value):
+        raise StoreSettingsError(f"store parameter {name}={text!r} is not a finite number")
+    return value, match.group(2).lower()
+
+
+def parse_size(name: str, text: str) -> int:
+    """Bytes from ``1048576``, ``500MB`` (powers of 1000) or ``1GiB`` (powers of 1024)."""
+    value, unit = _number_and_unit(name, text)
+    if unit not in _SIZE_UNITS:
+        raise StoreSettingsError(
+            f"store parameter {name}={text!r}: unknown size unit {unit!r} (use B, KB, MB, GB, KiB, MiB, GiB)"
+        )
+    return int(value * _SIZE_UNITS[unit])
+
+
+def parse_duration(name: str, text: str) -> float:
+    """Seconds from ``30``, ``1.5``, ``250ms``, ``30s``, ``15m``, ``12h``, ``7d`` or ``2w``."""
+    value, unit = _number_and_unit(name, text)
+    if unit not in _DURATION_UNITS:
+        raise StoreSettingsError(
+            f"store parameter {name}={text!r}: unknown duration unit {unit!r} (use ms, s, m, h, d, w)"
+        )
+    return value * _DURATION_UNITS[unit]
+
+
+def parse_count(name: str, text: str) -> int:
+    """A whole non-negative number (``1000000``; ``1e6`` is accepted when whole)."""
+    value, unit = _number_and_unit(name, text)
+    if unit or value != int(value):
+        raise StoreSettingsError(f"store parameter {name}={text!r} is not a whole number")
+    return int(value)
 
 
 @attrs.frozen
 class Bounds:
-    """What a store may hold and for how long. Defaults suit one service on one machine."""
+    """The limits and timings one store keeps; ``0`` for a bound means unbounded."""
 
-    max_events: int = 1_000_000
-    """Inbox entries held (acknowledged ones still inside ``retention`` count); beyond it appends are refused."""
-    max_bytes: int = 1024**3
-    """Payload bytes held (inbox and outbox); beyond it appends and enqueues are refused."""
-    retention: float = 3600.0
-    """Seconds an event every group acknowledged is still kept (for inspection and late groups)."""
+    max_events: int = 0
+    """Inbox entries held (acknowledged ones waiting for retention included); outbox items are bounded by it separately."""
+    max_bytes: int = 0
+    """Payload bytes held in the inbox and the outbox together."""
+    retention: float = 0.0
+    """Seconds an event every group acknowledged is kept (for late groups and replays) before it may be deleted."""
     dedupe_ttl: float = 3 * 86400.0
-    """Seconds a dedupe key is remembered: longer than any platform's retry window."""
+    """Seconds a dedupe key is remembered: a platform's redelivery within this window is stored once."""
 
 
-def parse_size(text: str, name: str = "size") -> int:
-    """``1048576``, ``512MB``, ``1GiB`` -> bytes."""
-    match = _NUMBER.match(text)
-    unit = match.group(2).lower() if match else ""
-    if not match or unit not in _SIZE_UNITS:
-        raise StoreError(f"{name}={text!r} is not a size (e.g. 1000000, 512MB, 1GiB)")
-    value = int(float(match.group(1)) * _SIZE_UNITS[unit])
-    if value <= 0:
-        raise StoreError(f"{name}={text!r} must be more than 0")
-    return value
+_BOUND_PARSERS = {
+    "max_events": parse_count,
+    "max_bytes": parse_size,
+    "retention": parse_duration,
+    "dedupe_ttl": parse_duration,
+}
 
 
-def parse_duration(text: str, name: str = "duration") -> float:
-    """``30``, ``500ms``, ``15m``, ``7d`` -> seconds."""
-    match = _NUMBER.match(text)
-    unit = match.group(2).lower() if match else ""
-    if not match or unit not in _DURATION_UNITS:
-        raise StoreError(f"{name}={text!r} is not a duration (e.g. 30, 500ms, 15m, 7d)")
-    return float(match.group(1)) * _DURATION_UNITS[unit]
+@attrs.frozen
+class ParsedUrl:
+    scheme: str
+    netloc: str
+    """What follows ``scheme://`` up to the next ``/`` (empty for the local backends)."""
+    path: str
+    """The rest up to the query: for ``sqlite:///x.db`` it is ``/x.db``, for ``sqlite:////x.db`` ``//x.db``."""
+    bounds: Bounds
+    extra: Mapping[str, str]
+    """Backend-specific parameters, still text, already checked against the backend's names."""
 
 
-def parse_count(text: str, name: str) -> int:
-    try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        raise StoreError(f"{name}={text!r} is not a whole number") from None
-    if value <= 0:
-        raise StoreError(f"{name}={text!r} must be more than 0")
-    return value
+def parse_store_url(
+    url: str, *, scheme: str, extra: Mapping[str, str] = {}, defaults: Bounds | None = None
+) -> ParsedUrl:
+    """Split ``url`` and parse its shared bounds; ``extra`` names the backend's own parameters (with defaults).
 
-
-def split_store_url(url: str, *, defaults: Bounds | None = None) -> tuple[str, Bounds, dict[str, str]]:
-    """``(url without the bound parameters, bounds, the other query parameters)``.
-
-    Each bound parameter may appear once; the other parameters keep their order.
+    Unknown parameter names, repeated ones, and malformed or negative values raise
+    :class:`StoreSettingsError` naming the parameter.
     """
+    if not isinstance(url, str):
+        raise StoreSettingsError(f"a store URL must be a string, not {type(url).__name__}")
+    split = urlsplit(url)
+    if split.scheme.lower() != scheme:
+        raise StoreSettingsError(f"not a {scheme}:// URL: {url.split('?', 1)[0]!r}")
+    if split.fragment:
+        raise StoreSettingsError("a store URL takes no #fragment")
     try:
-        parts = urlsplit(url)
-        pairs = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
+        pairs = parse_qsl(split.query, keep_blank_values=True, strict_parsing=bool(split.query))
     except ValueError:
-        raise StoreError(f"store URL {mask_url(url)!r} cannot be parsed") from None
-    bounds = defaults or Bounds()
-    seen: set[str] = set()
-    rest: dict[str, str] = {}
-    changes: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in seen or (key in rest and key in BOUND_NAMES):
-            raise StoreError(f"store URL parameter {key!r} is given twice")
-        if key == "max_events":
-            changes[key] = parse_count(value, key)
-        elif key == "max_bytes":
-            changes[key] = parse_size(value, key)
-        elif key in ("retention", "dedupe_ttl"):
-            changes[key] = parse_duration(value, key)
-        else:
-            if key in rest:
-                raise StoreError(f"store URL parameter {key!r} is given twice")
-            rest[key] = value
-            continue
-        seen.add(key)
-    base = urlunsplit((parts.scheme, parts.netloc, parts.path, "", parts.fragment))
-    return base, attrs.evolve(bounds, **changes), rest
+        raise StoreSettingsError(f"store URL query {split.query!r} is malformed") from None
+    seen: dict[str, str] = {}
+    for name, value in pairs:
+        if name in seen:
+            raise StoreSettingsError(f"store parameter {name!r} is given twice")
+        if name not in _BOUND_PARSERS and name not in extra:
+            known = ", ".join(sorted([*_BOUND_PARSERS, *extra]))
+            raise StoreSettingsError(f"unknown {scheme}:// store parameter {name!r} (known: {known})")
+        seen[name] = value
+    base = defaults or Bounds()
+    values = attrs.asdict(base)
+    for name, parse in _BOUND_PARSERS.items():
+        if name in seen:
+            values[name] = parse(name, seen[name])
+    rest = {name: seen.get(name, default) for name, default in extra.items()}
+    return ParsedUrl(scheme=scheme, netloc=split.netloc, path=split.path, bounds=Bounds(**values), extra=rest)

@@ -173,6 +173,33 @@ def new_prefix() -> str:
     return f"ektest:{uuid.uuid4().hex[:12]}:"
 
 
+_used_prefixes: list[tuple[str, str]] = []
+
+
+def remember_prefix(url: str, prefix: str) -> str:
+    """Note a prefix the shared contract suite uses; its keys are deleted when the session ends."""
+    if not _used_prefixes:
+        atexit.register(_delete_used_prefixes)
+    _used_prefixes.append((url, prefix))
+    return prefix
+
+
+def _delete_used_prefixes() -> None:
+    import redis
+
+    for url, prefix in _used_prefixes:
+        try:
+            client = redis.Redis.from_url(url, socket_connect_timeout=1.0, socket_timeout=5.0)
+            try:
+                keys = list(client.scan_iter(match="{" + prefix + "}*", count=1000))
+                for i in range(0, len(keys), 500):
+                    client.delete(*keys[i : i + 500])
+            finally:
+                client.close()
+        except (redis.RedisError, OSError):
+            pass  # a server started for the session is gone already, and its keys with it
+
+
 async def delete_prefix(url: str, prefix: str) -> None:
     """Delete every key of a store (they all start with its hash tag ``{prefix}``)."""
     import redis.asyncio as aioredis

@@ -8,12 +8,12 @@ import time
 import pytest
 from redis_support import make_store_fixture, new_prefix, redis_url_fixture  # noqa: F401 (fixtures)
 
-from eventkit._errors import ConfigurationError
 from eventkit._store import (
     Inbound,
     Outgoing,
     StoreError,
     StoreFullError,
+    StoreSettingsError,
     StoreUnavailableError,
     open_store,
 )
@@ -369,7 +369,10 @@ def test_url_parameters_and_masked_password() -> None:
 @pytest.mark.parametrize(
     "url",
     [
-        "redis://127.0.0.1:6379/0?max_events=0",
+        "redis://127.0.0.1:6379/0?max_events=-1",
+        "redis://127.0.0.1:6379/0?max_event=5",
+        "redis://127.0.0.1:6379/0?ssl_ca_cert=/typo",
+        "memcached://127.0.0.1:11211",
         "redis://127.0.0.1:6379/0?max_bytes=lots",
         "redis://127.0.0.1:6379/0?retention=soon",
         "redis://127.0.0.1:6379/0?prefix={x}",
@@ -404,7 +407,7 @@ async def test_a_server_gone_mid_run_is_store_unavailable(redis_url: str) -> Non
         for call in (
             lambda: store.append([rec("b")]),
             lambda: store.read("g", "c", timeout=0),
-            lambda: store.ack("g", ["1-0"]),
+            lambda: store.ack("g", ["00000000000001000000"]),
             lambda: store.enqueue([out("t", "x")]),
             lambda: store.lease("vonage", "d", count=1, lease=1),
             store.ping,
@@ -418,22 +421,26 @@ async def test_a_server_gone_mid_run_is_store_unavailable(redis_url: str) -> Non
         server.stop()
 
 
-async def test_bad_arguments_are_configuration_errors_before_any_io() -> None:
+async def test_bad_arguments_are_settings_errors_before_any_io() -> None:
     store = RedisStore("redis://127.0.0.1:1/0")  # never opened: any I/O would be a StoreError
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(StoreSettingsError):
         await store.read("g", "c", count=0)
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(StoreSettingsError):
         await store.read("", "c")
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(StoreSettingsError):
         await store.read("g", "c", max_attempts=0)
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(StoreSettingsError):
         await store.append([b"raw"])  # type: ignore[list-item]
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(StoreSettingsError):
         await store.ack("g", "1-0")
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(StoreSettingsError):
+        await store.ack("g", ["1-0"])  # a Redis stream id is not one of the store's ids
+    with pytest.raises(StoreSettingsError):
+        await store.complete(["x"])
+    with pytest.raises(StoreSettingsError):
         await store.lease("vonage", "d", count=1, lease=0)
-    with pytest.raises(ConfigurationError):
-        await store.release("g", "1-0", delay=-1)
+    with pytest.raises(StoreSettingsError):
+        await store.release("g", "00000000000000000001", delay=-1)
 
 
 async def test_closed_or_unopened_store_raises_store_error(make_store) -> None:
@@ -498,8 +505,8 @@ async def test_rediss_with_a_password_works_and_never_shows_the_password(redis_u
 
 async def test_ack_and_release_of_unknown_entries_or_groups_change_nothing(make_store) -> None:
     store = await make_store(trim_interval=0)
-    await store.ack("never-read", ["1-0"])
-    await store.release("never-read", "1-0", delay=1)
+    await store.ack("never-read", ["00000000000001000000"])
+    await store.release("never-read", "00000000000001000000", delay=1)
     await store.append([rec("a")])
     got = await store.read("g", "c", timeout=0)
     await store.ack("g", [got[0].id])

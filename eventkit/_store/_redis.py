@@ -35,10 +35,11 @@ Inbox
   Ids are the stream ids made sortable as strings: ``<ms>-<seq>`` becomes the 20-digit
   number ``ms * 1000000 + seq``.
 
-  Trimming (``XDEL`` of entries below the lowest id any group still needs, from
-  ``XINFO GROUPS`` last-delivered ids and ``XPENDING``'s lowest pending id, and older than
-  ``retention``) runs at most every ``trim_interval`` seconds from appends and acks, and
-  once more before a refusal. With no group yet, nothing is trimmed.
+  Trimming (``XDEL`` of entries every group has been handed, per ``XINFO GROUPS``
+  last-delivered ids, that no group holds pending, per ``XPENDING``, and older than
+  ``retention``) runs at most every ``trim_interval`` seconds from appends, acks and pings,
+  and once more before a refusal. With no group yet, nothing is trimmed. A dead letter
+  (pending) stays without holding back the entries after it.
 
 Outbox
   A hash per item, a list per ``(provider, target)`` for order, a sorted set per provider
@@ -573,15 +574,17 @@ class RedisStore(Store):
     async def _trim_all(self) -> int:
         """Delete what every group is done with; the number deleted."""
         self._last_trim = time.monotonic()
-        total = 0
+        total, start = 0, "-"
         for _ in range(100):
             async with self._guard("trim"):
-                deleted, more = await self._scripts["trim"](
-                    keys=[self._events, self._meta], args=[repr(time.time()), self.bounds.retention, _TRIM_BATCH]
+                deleted, last = await self._scripts["trim"](
+                    keys=[self._events, self._meta],
+                    args=[repr(time.time()), self.bounds.retention, _TRIM_BATCH, start],
                 )
             total += int(deleted)
-            if not int(more):
+            if not last:
                 break
+            start = "(" + _text(last)
         return total
 
     # Outbox

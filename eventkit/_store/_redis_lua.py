@@ -197,47 +197,68 @@ redis.call('ZREM', KEYS[4], unpack(ids))
 return n
 """
 
-# Delete inbox entries every group has acknowledged (or dead-lettered) and older than
-# retention. The first id a group still needs is its lowest pending id, else the one after
-# its last-delivered id. No group at all: nothing is deleted (a consumer yet to come
-# starts from the oldest entry). Stops at the first entry younger than retention.
-# KEYS: events, meta. ARGV: now, retention, limit. Returns {deleted, more}.
+# Delete inbox entries every group has acknowledged and older than retention. An entry a
+# group has not been handed yet (after its last-delivered id) is never looked at; below the
+# lowest id any group holds pending everything is done with; between the two, an entry is
+# deleted only when no group holds it pending (a dead letter stays pending, so it stays,
+# without holding back the entries after it). No group at all: nothing is deleted (a
+# consumer yet to come starts from the oldest entry). Stops at the first entry younger
+# than retention.
+# KEYS: events, meta. ARGV: now, retention, limit, start ('-' or '(' .. last id looked at).
+# Returns {deleted, last id looked at ('' when done)}.
 TRIM = (
     _IDS
     + """
-if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0} end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0, ''} end
 local groups = redis.call('XINFO', 'GROUPS', KEYS[1])
-if #groups == 0 then return {0, 0} end
-local cut = nil
+if #groups == 0 then return {0, ''} end
+local hard, fast = nil, nil
+local holding = {}
 for _, gi in ipairs(groups) do
   local name, last, pending = field(gi, 'name'), field(gi, 'last-delivered-id'), field(gi, 'pending')
-  local need
+  local _, seq, ms = idparts(last)
+  local nextid = ms .. '-' .. string.format('%d', seq + 1)
+  if not hard or idlt(nextid, hard) then hard = nextid end
+  local low = nextid
   if pending > 0 then
-    need = redis.call('XPENDING', KEYS[1], name)[2]
-  else
-    local _, seq, ms = idparts(last)
-    need = ms .. '-' .. string.format('%d', seq + 1)
+    low = redis.call('XPENDING', KEYS[1], name)[2]
+    holding[#holding + 1] = name
   end
-  if not cut or idlt(need, cut) then cut = need end
+  if not fast or idlt(low, fast) then fast = low end
 end
 local oldest = tonumber(ARGV[1]) - tonumber(ARGV[2])
 local limit = tonumber(ARGV[3])
-local entries = redis.call('XRANGE', KEYS[1], '-', '(' .. cut, 'COUNT', limit)
+local entries = redis.call('XRANGE', KEYS[1], ARGV[4], '(' .. hard, 'COUNT', limit)
 local ids, bytes = {}, 0
-local more = 0
+local last = ''
 for _, e in ipairs(entries) do
   local f = e[2]
-  local t = tonumber(field(f, 't') or '0')
-  if t > oldest then break end
-  ids[#ids + 1] = e[1]
-  bytes = bytes + string.len(field(f, 'd') or '')
+  if tonumber(field(f, 't') or '0') > oldest then
+    last = ''
+    break
+  end
+  last = e[1]
+  local done = idlt(e[1], fast)
+  if not done then
+    done = true
+    for _, name in ipairs(holding) do
+      if #redis.call('XPENDING', KEYS[1], name, e[1], e[1], 1) > 0 then
+        done = false
+        break
+      end
+    end
+  end
+  if done then
+    ids[#ids + 1] = e[1]
+    bytes = bytes + string.len(field(f, 'd') or '')
+  end
 end
 if #ids > 0 then
   redis.call('XDEL', KEYS[1], unpack(ids))
   redis.call('HINCRBY', KEYS[2], 'bytes', -bytes)
-  if #ids == limit then more = 1 end
 end
-return {#ids, more}
+if #entries < limit then last = '' end
+return {#ids, last}
 """
 )
 

@@ -524,3 +524,17 @@ async def test_a_group_lost_by_the_server_is_made_again(make_store, redis_url: s
     await raw.xgroup_destroy("{" + store.prefix + "}events", "g")
     await raw.aclose()
     assert payloads(await store.read("g", "c", timeout=0)) == ["a"]
+
+
+async def test_a_dead_letter_stays_without_holding_back_later_events(make_store) -> None:
+    store = await make_store(max_events=3, trim_interval=0)
+    await store.append([rec("poison")])
+    await store.read("g", "c", timeout=0, max_attempts=1)
+    assert await store.read("g", "c", timeout=0, max_attempts=1) == []  # now a dead letter
+    for n in range(6):  # more than max_events go through while the dead letter is held
+        await store.append([rec(f"e{n}")])
+        got = await store.read("g", "c", count=5, timeout=0, max_attempts=1)
+        assert payloads(got) == [f"e{n}"]
+        await store.ack("g", [d.id for d in got])
+    assert [d.payload for d in await store.dead_letters("g")] == [b"poison"]
+    assert (await store.stats()).events == 1

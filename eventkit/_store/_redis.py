@@ -214,7 +214,7 @@ class RedisStore(Store):
         self._redis_url = url + (f"?{query}" if query else "")
         shown = dict(self._options, prefix=prefix)
         self._url = mask_url(url + "?" + urlencode(shown, quote_via=quote))
-        self._secrets = Redactor([parts.password] if parts.password else [])
+        self._secrets = Redactor([parts.password, self._options.get("ssl_password")])
         self.prefix = prefix
         self.bounds = bounds or self.DEFAULT_BOUNDS
         self.trim_interval = trim_interval

@@ -93,6 +93,7 @@ from ._base import (
     check_delay,
     check_optional_time,
     check_read_args,
+    full_inbox,
     parse_id,
 )
 from ._redis_lua import ACK, APPEND, CLAIM, COMPLETE, ENQUEUE, FAIL, LEASE, RELEASE, REPLAY, RETRY_DEAD, TRIM
@@ -339,9 +340,21 @@ class RedisStore(Store):
                 await client.aclose()
 
     async def ping(self) -> None:
-        async with self._guard("ping") as client:
-            await client.set(self._tag + "ping", repr(time.time()), px=10_000)
+        """A write Redis must accept (not read-only, not out of memory), then the bounds (readiness)."""
         await self._maybe_trim()
+        for attempt in range(2):
+            async with self._guard("ping") as client:
+                pipe = client.pipeline(transaction=False)
+                pipe.set(self._tag + "ping", repr(time.time()), px=10_000)
+                pipe.xlen(self._events)
+                pipe.hget(self._meta, "bytes")
+                _ok, events, nbytes = await pipe.execute()
+            reason = full_inbox(self.bounds, int(events), int(nbytes or 0))
+            if reason is None:
+                return
+            if attempt == 0 and await self._trim_all():
+                continue
+            raise StoreFullError(f"Redis store {self._url} {reason}; retry after consumers catch up")
 
     async def stats(self) -> StoreStats:
         async with self._guard("stats") as client:

@@ -266,14 +266,14 @@ return {#ids, last}
 #   T..'ob:seq'            id counter (ids are the sequence numbers, zero-padded: they sort by age)
 #   T..'ob:i:'..id         hash: p k d a(attempts) pd(possible duplicate) c(created) e(last error)
 #                          l(leased 1/0) lu(leased until) lo(owner) nb(not before) dead(1/0)
-#   T..'ob:q:'..p..':'..k  list: the live (not dead) ids of one target in order
+#   T..'ob:q:'..#p..':'..p..':'..k  list: the live (not dead) ids of one target in order
 #   T..'ob:r:'..p          zset: target -> when its head item can be leased
 #   T..'ob:all'            zset: every item by id; T..'ob:ap:'..p the same per provider
 #   T..'ob:dead'           zset: dead items by id
 #   T..'meta'              hash: 'bytes' held (inbox and outbox payloads)
 _OUTBOX = """
 local T = ARGV[1]
-local function qkey(p, k) return T .. 'ob:q:' .. p .. ':' .. k end
+local function qkey(p, k) return T .. 'ob:q:' .. string.len(p) .. ':' .. p .. ':' .. k end
 local function refresh(p, k)
   local head = redis.call('LINDEX', qkey(p, k), 0)
   if not head then

@@ -538,3 +538,11 @@ async def test_a_dead_letter_stays_without_holding_back_later_events(make_store)
         await store.ack("g", [d.id for d in got])
     assert [d.payload for d in await store.dead_letters("g")] == [b"poison"]
     assert (await store.stats()).events == 1
+
+
+async def test_provider_and_key_pairs_never_collide(make_store) -> None:
+    store = await make_store()
+    assert await store.append([rec("a", "b:c", provider="x"), rec("b", "c", provider="x:b")]) == [True, True]
+    await store.enqueue([out("b:c", "1", provider="x"), out("c", "2", provider="x:b")])
+    assert [i.payload for i in await store.lease("x", "d", count=5, lease=30)] == [b"1"]
+    assert [i.payload for i in await store.lease("x:b", "d", count=5, lease=30)] == [b"2"]

@@ -510,8 +510,10 @@ class RedisStore(Store):
         stream_ids = _stream_ids(ids)
         if not stream_ids:
             return
-        async with self._guard("ack"):
-            await self._scripts["ack"](keys=self._group_keys(group), args=[group, *stream_ids])
+        # Chunks: a script unpacks the ids onto Lua's stack, which holds about 8,000 values.
+        for i in range(0, len(stream_ids), 1000):
+            async with self._guard("ack"):
+                await self._scripts["ack"](keys=self._group_keys(group), args=[group, *stream_ids[i : i + 1000]])
         await self._maybe_trim()
 
     async def release(self, group: str, id: str, *, delay: float, error: str | None = None) -> None:

@@ -546,3 +546,14 @@ async def test_provider_and_key_pairs_never_collide(make_store) -> None:
     await store.enqueue([out("b:c", "1", provider="x"), out("c", "2", provider="x:b")])
     assert [i.payload for i in await store.lease("x", "d", count=5, lease=30)] == [b"1"]
     assert [i.payload for i in await store.lease("x:b", "d", count=5, lease=30)] == [b"2"]
+
+
+async def test_large_batches_append_read_and_ack(make_store) -> None:
+    store = await make_store(trim_interval=0)
+    records = [rec(str(n), f"k{n}") for n in range(12_000)]
+    assert all(await store.append(records))
+    got = await store.read("g", "c", count=12_000, timeout=0)
+    assert len(got) == 12_000
+    await store.ack("g", [d.id for d in got])
+    assert await store.read("g", "c", timeout=0, claim_idle=0) == []
+    assert (await store.stats()).events == 0

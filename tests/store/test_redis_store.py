@@ -49,10 +49,10 @@ async def test_dedupe_keys_are_per_provider(make_store) -> None:
 
 
 async def test_dedupe_key_expires_after_dedupe_ttl(make_store) -> None:
-    store = await make_store(dedupe_ttl="200ms")
+    store = await make_store(dedupe_ttl="1s")
     assert await store.append([rec("a", "k")]) == [True]
     assert await store.append([rec("a", "k")]) == [False]
-    await asyncio.sleep(0.4)
+    await asyncio.sleep(1.2)
     assert await store.append([rec("a", "k")]) == [True]
 
 
@@ -200,7 +200,7 @@ async def test_release_holds_an_entry_until_its_not_before(make_store) -> None:
     store = await make_store()
     await store.append([rec("a")])
     got = await store.read("g", "c", timeout=0)
-    await store.release("g", got[0].id, delay=0.5, error="handler failed")
+    await store.release("g", got[0].id, delay=2, error="handler failed")
     assert await store.read("g", "c", timeout=0, claim_idle=0) == []
     assert await store.read("g", "other", timeout=0, claim_idle=0) == []
     back = await store.read("g", "other", timeout=10, claim_idle=3600)
@@ -290,9 +290,9 @@ async def test_fail_schedules_a_retry_and_sets_or_clears_possible_duplicate(make
     store = await make_store()
     [item_id] = await store.enqueue([out("t", "a")])
     await store.lease("vonage", "d", count=1, lease=30)
-    await store.fail(item_id, error="timeout", retry_at=time.time() + 0.4, maybe_delivered=True)
+    await store.fail(item_id, error="timeout", retry_at=time.time() + 1.5, maybe_delivered=True)
     assert await store.lease("vonage", "d", count=1, lease=30) == []
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(1.6)
     [again] = await store.lease("vonage", "d", count=1, lease=30)
     assert (again.attempts, again.possible_duplicate, again.last_error) == (2, True, "timeout")
     await store.fail(item_id, error="400", maybe_delivered=False)

@@ -76,6 +76,8 @@ def _data(text: str | None) -> dict[str, Any]:
     where = "--data"
     if text == "-":
         where = "--data - (stdin)"
+        if sys.stdin is None:  # no standard input at all (a service, pythonw)
+            raise _UsageError("eventkit: --data - reads standard input, and there is none")
         text = sys.stdin.read()
     elif text.startswith("@"):
         path = text[1:]

@@ -52,7 +52,9 @@ class SandboxPool:
         if cls.name not in self._started:
             missing = missing_requirements(cls)
             if missing:
-                pytest.skip(f"eventkit sandbox {cls.name} needs {', '.join(missing)} (pip install 'eventkit[all]')")
+                pytest.skip(
+                    f"eventkit sandbox {cls.name} needs {', '.join(missing)} (pip install 'eventkit-cpaas[all]')"
+                )
             self._started[cls.name] = cls().start()
         return self._started[cls.name]
 

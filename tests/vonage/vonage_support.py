@@ -86,7 +86,9 @@ def signed_headers(
 
 
 def custom_webhook(name: str = "my_event", body: Any = None, **extra: Any) -> dict[str, Any]:
-    """The inferred custom-event webhook shape from the vendor note §4.1."""
+    """The inferred custom-event webhook shape: the Events API object, as Vonage's reference app parses RTC webhooks
+    (Vonage-Community/reference-client_sdk-ios-android-js-node-deno-usecases
+    ``multichannel-app/frontend/app/api/webhook-rtc-event/events.ts``); no official schema exists."""
     out: dict[str, Any] = {
         "type": f"custom:{name}",
         "id": 42,

@@ -1,7 +1,7 @@
 """An Asterisk Manager Interface (AMI) server on loopback, for integration tests.
 
-Written from the vendor note (``shared/vendors/asterisk.md`` §1-§2 and the
-appendix capture), independently of the eventkit provider, so tests check the
+Written from Asterisk's source (``main/manager.c``: banner, framing, ``action_userevent``;
+``main/stasis.c`` ``multi_user_event_to_ami``) and a capture from a running Asterisk, independently of the eventkit provider, so tests check the
 provider against a second implementation of the same facts:
 
 * banner ``Asterisk Call Manager/13.0.0`` (one line), ``\\r\\n`` or bare ``\\n`` input;

@@ -1,7 +1,8 @@
 """An Asterisk REST Interface (ARI) server on loopback: user events over HTTP and the
 event websocket, for integration tests.
 
-Written from the vendor note (§3 and the appendix's observed statuses),
+Written from Asterisk's ``rest-api/api-docs/events.json``, ``res/res_ari_events.c`` and
+``res/ari/resource_events.c``, and statuses observed on a running Asterisk,
 independently of the eventkit provider:
 
 * ``POST /ari/events/user/{eventName}?application=...&source=...`` with a JSON

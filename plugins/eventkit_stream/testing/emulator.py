@@ -1,11 +1,12 @@
 """A loopback Stream Chat server: REST send endpoints, the user websocket, and a webhook sender.
 
-Written from the vendor note (``shared/vendors/stream.md``), not from eventkit's
-plugin, so integration tests check the plugin against an independent reading of
+Written from Stream's public documentation, OpenAPI file (GetStream/protocol
+``openapi/chat-openapi.yaml``) and SDK sources (see docs/providers/stream.md), not from
+eventkit's plugin, so integration tests check the plugin against an independent reading of
 the platform. Credentials are checked for real (HS256 JWTs under the API secret),
 errors are shaped as Stream shapes them (``code``, ``message``, ``StatusCode``,
-``unrecoverable``, ...), and webhooks are signed as Stream signs them. Where the
-note says UNCONFIRMED the emulator picks one documented-looking behaviour and says so.
+``unrecoverable``, ...), and webhooks are signed as Stream signs them. Where those
+sources leave a point open the emulator picks one documented-looking behaviour and says so.
 
 >>> emulator = StreamEmulator().start()           # doctest: +SKIP
 >>> emulator.url, emulator.ws_url                 # doctest: +SKIP
@@ -38,7 +39,7 @@ Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 
 MORE_INFO = "https://getstream.io/chat/docs/api_errors_response"
 STATUS_CODES = {400: 4, 401: 5, 403: 17, 404: 16, 408: 23, 413: 22, 429: 9}
-"""The Stream error code the emulator puts beside each injected HTTP status (vendor note §1.5)."""
+"""The Stream error code the emulator puts beside each injected HTTP status (https://getstream.io/chat/docs/api_errors_response)."""
 
 
 def now_text() -> str:
@@ -470,7 +471,8 @@ class StreamEmulator(HostedEmulator):
             if not isinstance(payload, dict) or payload.get("user_id") != user:
                 raise StreamError(400, 4, "json.user_id must match the token's user_id")
         except StreamError as error:
-            # Stream sends the error as the first frame, then closes with 1000 (vendor note §4.1).
+            # Stream sends the error as the first frame, then closes with 1000
+            # (GetStream/stream-chat-js ``src/connection.ts`` ``onmessage``/``onclose``).
             await send({"type": "websocket.send", "text": json.dumps({"error": error.body()})})
             await send({"type": "websocket.close", "code": 1000})
             return
@@ -533,7 +535,7 @@ class StreamEmulator(HostedEmulator):
         task.add_done_callback(self._tasks.discard)
 
     async def _deliver_webhook(self, url: str, body: bytes) -> None:
-        """Stream's retry policy (vendor note §4.3): 3 attempts on 408/429/5xx, 2 on network errors."""
+        """Stream's retry policy (https://getstream.io/chat/docs/php/push_webhook/): 3 attempts on 408/429/5xx, 2 on network errors."""
         webhook_id = str(uuid.uuid4())
         for attempt in range(1, 4):
             status = await self._post_webhook(url, body, webhook_id, attempt, None, None)

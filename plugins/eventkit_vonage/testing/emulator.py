@@ -1,7 +1,8 @@
 """A loopback Vonage Conversation API: custom events in, signed RTC webhooks out.
 
-Written from the vendor note (``shared/vendors/vonage.md``), not from the
-eventkit plugin, so integration tests check the plugin against an independent
+Written from Vonage's public documentation and SDK sources (the create-custom-event page,
+the signed-webhook pages, the OpenAPI files in Nexmo/api-specification; see
+docs/providers/vonage.md), not from the eventkit plugin, so integration tests check the plugin against an independent
 reading of the wire:
 
 * ``POST /v1/conversations/{id}/events`` with ``Authorization: Bearer <JWT>``;

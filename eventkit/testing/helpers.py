@@ -44,11 +44,20 @@ def parse_capabilities(capability: str | Iterable[str] | None) -> dict[str, str]
 
 def valid_values() -> dict[str, list[str]]:
     """What each selection condition may name, from the sandboxes' providers and eventkit's enums."""
-    from eventkit import ListenMode, PayloadModel, _registry
+    from eventkit import ListenMode, PayloadModel, _registry, _targets
 
     from .sandbox import SANDBOXES
 
-    kinds: list[str] = []
+    builtin = (
+        _targets.CallTarget,
+        _targets.ChannelTarget,
+        _targets.UserTarget,
+        _targets.ConversationTarget,
+        _targets.AmiTarget,
+        _targets.AppTarget,
+        _targets.TopicTarget,
+    )
+    kinds: list[str] = [cls.kind for cls in builtin]
     for cls in SANDBOXES.values():
         for kind in _registry.load(cls.provider).capabilities.target_kinds:
             if kind not in kinds:

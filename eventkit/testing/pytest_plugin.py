@@ -54,8 +54,12 @@ class SandboxPool:
 
         try:
             cls = sandbox_class(name)
-        except ConfigurationError as exc:  # a typo: one line naming the valid names, not a traceback
-            pytest.fail(str(exc), pytrace=False)
+        except ConfigurationError as exc:
+            problem = str(exc)
+        else:
+            problem = ""
+        if problem:  # a typo: one line naming the valid names, not a traceback (nor a chained one)
+            pytest.fail(problem, pytrace=False)
         if cls.name not in self._started:
             missing = missing_requirements(cls)
             if missing:

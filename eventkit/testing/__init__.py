@@ -22,6 +22,7 @@ from ._background import (
     HostedEmulator,
     TcpServer,
     free_port,
+    refuse_on_running_loop,
 )
 from .case import ProviderCase
 from .helpers import assert_received_equals_sent, for_each_provider
@@ -58,6 +59,7 @@ __all__ = [
     "for_each_provider",
     "free_port",
     "read_body",
+    "refuse_on_running_loop",
     "round_trip",
     "round_trip_sync",
 ]

@@ -31,8 +31,7 @@ import time
 import uuid
 from typing import Any, Awaitable, Callable, Literal, Mapping
 
-from eventkit.testing import AsgiServer, HostedEmulator, answer_json, read_body
-from eventkit.testing._background import refuse_on_running_loop
+from eventkit.testing import AsgiServer, HostedEmulator, answer_json, read_body, refuse_on_running_loop
 from eventkit.testing.faults import FaultPlan, wrap
 
 Scope = Mapping[str, Any]

@@ -30,8 +30,7 @@ from urllib.parse import parse_qsl, unquote
 
 import attrs
 
-from eventkit.testing import AsgiServer, HostedEmulator, answer, read_body
-from eventkit.testing._background import refuse_on_running_loop
+from eventkit.testing import AsgiServer, HostedEmulator, answer, read_body, refuse_on_running_loop
 from eventkit.testing.faults import FaultPlan, wrap
 
 Receive = Callable[[], Awaitable[Mapping[str, Any]]]

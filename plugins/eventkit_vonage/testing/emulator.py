@@ -33,8 +33,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Mapping
 
-from eventkit.testing import AsgiServer, HostedEmulator, answer, read_body
-from eventkit.testing._background import refuse_on_running_loop
+from eventkit.testing import AsgiServer, HostedEmulator, answer, read_body, refuse_on_running_loop
 from eventkit.testing.faults import FaultPlan, wrap
 
 Scope = Mapping[str, Any]

@@ -50,6 +50,23 @@ class NoDedupeProvider(AcmeProvider):
         return NoDedupeCodec(self.settings)
 
 
+class NoBodyCapProvider(AcmeProvider):
+    """Serves its own webhook listener and drops the receiver's body cap on the way."""
+
+    name = "acme-nocap"
+
+    def listen(self, context):
+        import attrs
+        from eventkit._webhooks import listen_via_webhooks
+
+        options = {k: v for k, v in context.options.items() if k != "max_body_bytes"}
+        return listen_via_webhooks(self, attrs.evolve(context, options=options))
+
+
+class NoBodyCapHarness(AcmeHarness):
+    provider = "acme-nocap"
+
+
 class AnySignatureHarness(AcmeHarness):
     provider = "acme-anysig"
 
@@ -74,7 +91,8 @@ class NoPayloadsHarness(AcmeHarness):
 
 SUITE = """
 from broken_acme import (
-    AnySignatureHarness, DeclaredNoDedupeHarness, NoDedupeHarness, NoInvalidEventsHarness, NoPayloadsHarness,
+    AnySignatureHarness, DeclaredNoDedupeHarness, NoBodyCapHarness, NoDedupeHarness, NoInvalidEventsHarness,
+    NoPayloadsHarness,
 )
 from eventkit_acme.testing import AcmeHarness
 from eventkit.testing.conformance import ConformanceSuite
@@ -96,6 +114,10 @@ class TestDeclaredNoDedupe(ConformanceSuite):
     harness_class = DeclaredNoDedupeHarness
 
 
+class TestNoBodyCap(ConformanceSuite):
+    harness_class = NoBodyCapHarness
+
+
 class TestNoInvalidEvents(ConformanceSuite):
     harness_class = NoInvalidEventsHarness
 
@@ -115,6 +137,7 @@ def run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> tuple[dic
         "acme = eventkit_acme:AcmeProvider\n"
         "acme-anysig = broken_acme:AnySignatureProvider\n"
         "acme-nodedupe = broken_acme:NoDedupeProvider\n"
+        "acme-nocap = broken_acme:NoBodyCapProvider\n"
     )
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     monkeypatch.setenv("PYTHONPATH", f"{pytester.path}:{ACME_SRC}")
@@ -138,6 +161,9 @@ def test_each_breakage_is_flagged_by_its_check(run: tuple[dict[str, str], str]) 
     assert outcomes["TestNoDedupe::test_replayed_webhooks_are_delivered_once"] == "FAILED"
     assert outcomes["TestNoDedupe::test_forged_webhooks_are_refused"] == "PASSED"
 
+    assert outcomes["TestNoBodyCap::test_oversize_webhooks_are_refused"] == "FAILED"
+    assert outcomes["TestNoBodyCap::test_forged_webhooks_are_refused"] == "PASSED"
+
     # Declared, with a reason: accepted, and the replay check says why it does not apply.
     assert outcomes["TestDeclaredNoDedupe::test_webhook_deliveries_have_a_dedupe_key"] == "PASSED"
     assert outcomes["TestDeclaredNoDedupe::test_replayed_webhooks_are_delivered_once"] == "SKIPPED"
@@ -150,4 +176,5 @@ def test_each_breakage_is_flagged_by_its_check(run: tuple[dict[str, str], str]) 
     assert "forged webhooks were answered [200, 200], not [401, 401]" in text
     assert "acme-nodedupe's webhook codec returned no dedupe key" in text
     assert "a webhook posted twice was delivered 2 times" in text
+    assert "over a 65536-byte cap got [200]" in text
     assert "nothing to check: NoInvalidEventsHarness.invalid lists no event the provider must refuse" in text

@@ -211,7 +211,10 @@ class ConformanceSuite:
     def test_settings_reprs_hide_secrets(self, harness: Harness) -> None:
         with eventkit.connect(harness.provider, **harness.settings()) as kit:
             shown = repr(kit.provider) + repr(kit) + repr(kit.provider.settings)
-            for secret in kit.provider.secrets():
+            secrets = kit.provider.secrets()
+            if not secrets:
+                pytest.skip(f"{harness.provider} is connected with no secret setting: no secret to hide")
+            for secret in secrets:
                 assert secret.reveal() not in shown
 
     # Capability honesty

@@ -11,7 +11,11 @@ from .sandbox import Sandbox
 
 
 class SandboxHarness(Harness):
-    """A :class:`Harness` that delegates to a :class:`Sandbox` (no invalid-event catalogue of its own)."""
+    """A :class:`Harness` that delegates to a :class:`Sandbox` (no invalid-event catalogue of its own).
+
+    Webhook sandboxes (Stream, Vonage) also build the signed calls the suite's
+    forged, replayed and oversize checks post (:meth:`signed_webhook`).
+    """
 
     sandbox_class: ClassVar[type[Sandbox]]
 

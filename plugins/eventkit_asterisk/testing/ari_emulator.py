@@ -109,12 +109,15 @@ class AriEmulator(AsgiServer):
 
     def send_raw(self, app: str, text: str) -> None:
         """Send a text frame as is to the app's websockets (malformed frames for tests)."""
+        self.run(self._send_raw(app, text))
 
-        async def go() -> None:
-            for queue in self._sockets.get(app, []):
-                queue.put_nowait(text)
+    async def send_raw_async(self, app: str, text: str) -> None:
+        """:meth:`send_raw` from async code (awaits the emulator's loop, never blocks the caller's)."""
+        await self.run_async(self._send_raw(app, text))
 
-        self.run(go())
+    async def _send_raw(self, app: str, text: str) -> None:
+        for queue in self._sockets.get(app, []):
+            queue.put_nowait(text)
 
     # ASGI
 

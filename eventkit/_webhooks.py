@@ -210,7 +210,9 @@ class WebhookReceiver:
         readiness: Iterable[ReadinessCheck] = (),
         readiness_timeout: float = 2.0,
     ) -> None:
-        self.prefix = "/" + prefix.strip("/")
+        stripped = prefix.strip("/")
+        self.prefix = f"/{stripped}" if stripped else ""
+        """Path under the mount where providers answer (``POST <prefix>/<provider>``); ``""`` for none."""
         self.max_body_bytes = max_body_bytes
         self.body_timeout = body_timeout
         """Seconds for a whole request body to arrive once the head is in (else 408)."""

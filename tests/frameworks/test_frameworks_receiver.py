@@ -198,3 +198,15 @@ def test_handle_sync_refuses_to_deadlock_its_own_loop(receiver: WebhookReceiver)
     headers, body = stream_webhook("n-1")
     assert receiver.handle_sync("stream", headers, body)[0] == 200
     assert len(outcome) == 1 and "own loop" in str(outcome[0])
+
+
+async def test_an_empty_prefix_answers_right_under_the_mount() -> None:
+    kit = eventkit.connect("stream", environ=ENVIRON)
+    receiver = WebhookReceiver([kit.provider], prefix="/")
+    assert receiver.paths == ["/stream"]
+    app = Starlette(routes=[Mount("/hooks", app=receiver)])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        headers, body = stream_webhook("p-1")
+        assert (await client.post("/hooks/stream", content=body, headers=headers)).json() == {"received": 1}
+        assert (await client.get("/hooks/healthz")).json() == {"status": "ok"}
+        assert (await client.post("/hooks/webhooks/stream", content=body, headers=headers)).status_code == 404

@@ -48,9 +48,12 @@ def create_app(receiver: eventkit.WebhookReceiver, on_event: OnEvent = log_event
 
     async def consume() -> None:
         async for event in receiver.events():
-            result = on_event(event)
-            if result is not None:
-                await result
+            try:
+                result = on_event(event)
+                if result is not None:
+                    await result
+            except Exception:  # one bad event must not end the consumer
+                log.exception("handling %s failed", event.name)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

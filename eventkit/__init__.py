@@ -54,6 +54,7 @@ from ._errors import (
 )
 from ._event import Event, parse_time
 from ._json import JSON, JSONObject, compact, compact_bytes, copy_json, json_problems
+from ._listening import Backoff, Connected, Reconnector, Sink, sink_only
 from ._provider import AsyncSender, ListenContext, Provider, SyncSender
 from ._results import RateLimit, Receipt, SendResult
 from ._retry import RetryLoop
@@ -103,6 +104,11 @@ __all__ = [
     "JSONObject",
     "Limits",
     "ListenContext",
+    "Reconnector",
+    "Connected",
+    "Sink",
+    "sink_only",
+    "Backoff",
     "ListenMode",
     "MissingCredentialsError",
     "NotFoundError",

@@ -24,6 +24,7 @@ from ._errors import (
     ValidationError,
 )
 from ._event import Event
+from ._listening import through_sink
 from ._portal import Portal
 from ._provider import AsyncSender, ListenContext, Provider, SyncSender
 from ._results import SendResult
@@ -222,17 +223,6 @@ class _Base:
         )
 
 
-async def _filtered(source: AsyncIterator[Event], names: frozenset[str] | None) -> AsyncIterator[Event]:
-    try:
-        async for event in source:
-            if names is None or event.name in names:
-                yield event
-    finally:
-        aclose = getattr(source, "aclose", None)
-        if aclose is not None:
-            await aclose()
-
-
 class AsyncClient(_Base):
     """Async client for one provider. ``async with eventkit.connect_async(...) as kit:``."""
 
@@ -307,7 +297,7 @@ class AsyncClient(_Base):
     ) -> AsyncIterator[Event]:
         """Received events, filtered by ``names``, until the consumer stops iterating."""
         context = self._listen_context(names, via, options)
-        return _filtered(self.provider.listen(context), context.names)
+        return through_sink(self.provider.listen(context), context)
 
     async def aclose(self) -> None:
         self._closed = True
@@ -403,7 +393,7 @@ class Client(_Base):
     ) -> Iterator[Event]:
         """A blocking iterator of received events (the listener runs on a background loop)."""
         context = self._listen_context(names, via, options)
-        return self._get_portal().iterate(lambda: _filtered(self.provider.listen(context), context.names))
+        return self._get_portal().iterate(lambda: through_sink(self.provider.listen(context), context))
 
     def close(self) -> None:
         with self._lock:

@@ -20,6 +20,7 @@ from ._codec import Codec, HttpCodec, WebhookCodec
 from ._errors import CapabilityError, Violation
 from ._event import Event
 from ._json import compact_bytes
+from ._listening import QueueSink, Sink
 from ._results import SendResult
 from ._secrets import Redactor, Secret
 from ._settings import TransportSettings, missing_required, secrets_of, settings_from_url
@@ -50,6 +51,8 @@ class ListenContext:
     transport: TransportSettings
     stats: Counters
     options: Mapping[str, Any] = attrs.field(factory=dict)
+    sink: Sink = attrs.field(default=attrs.Factory(lambda self: QueueSink(self.stats), takes_self=True))
+    """Where the listener hands every received event, awaited before it ACKs or reads on."""
 
 
 class Provider(abc.ABC):

@@ -52,7 +52,7 @@ from ._errors import (
     error_for_status,
     from_status,
 )
-from ._event import Event, parse_time
+from ._event import DeliveryInfo, Event, parse_time
 from ._json import JSON, JSONObject, compact, compact_bytes, copy_json, json_problems
 from ._listening import Backoff, Connected, Reconnector, Sink, sink_only
 from ._provider import AsyncSender, ListenContext, Provider, SyncSender
@@ -104,6 +104,7 @@ __all__ = [
     "JSONObject",
     "Limits",
     "ListenContext",
+    "DeliveryInfo",
     "Reconnector",
     "Connected",
     "Sink",

@@ -15,6 +15,7 @@ from typing import Any, AsyncIterator, Iterable, Iterator, Mapping, Union
 from . import _registry
 from ._capabilities import ListenMode
 from ._codec import Codec
+from ._delivery import DEFAULT_GROUP, GroupOptions, StoreSink, consume, default_consumer
 from ._errors import (
     CapabilityError,
     EventkitError,
@@ -24,7 +25,7 @@ from ._errors import (
     ValidationError,
 )
 from ._event import Event
-from ._listening import through_sink
+from ._listening import pump
 from ._portal import Portal
 from ._provider import AsyncSender, ListenContext, Provider, SyncSender
 from ._results import SendResult
@@ -39,6 +40,7 @@ from ._settings import (
     split_transport,
 )
 from ._stats import Counters
+from ._store import Store, open_store
 from ._targets import Target, parse_target
 
 EventLike = Union[Event, Mapping[str, Any]]
@@ -78,28 +80,72 @@ def _open(
     return provider, transport, shown
 
 
-def connect(name_or_url: ProviderRef, *, environ: Mapping[str, str] | None = None, **settings: Any) -> Client:
-    """A blocking client for one provider: ``connect("stream", api_key=..., api_secret=...)``."""
+def _delivery_settings(store: str | None, outbox: bool) -> str:
+    """The store URL, checked before any I/O (a malformed URL raises ``StoreSettingsError`` here)."""
+    url = store if store is not None else "memory://"
+    if not isinstance(url, str) or not url:
+        raise SettingsError("store must be a store URL: memory://, sqlite:///path/to/events.db or redis://host/db")
+    probe = open_store(url)
+    if outbox and not probe.durable:
+        raise SettingsError(
+            f"outbox=True needs a durable store (sqlite:///path or redis://...), not {probe.url}: "
+            "a queued result promises the event survives the process"
+        )
+    return url
+
+
+def connect(
+    name_or_url: ProviderRef,
+    *,
+    environ: Mapping[str, str] | None = None,
+    store: str | None = None,
+    outbox: bool = False,
+    **settings: Any,
+) -> Client:
+    """A blocking client for one provider: ``connect("stream", api_key=..., api_secret=...)``.
+
+    ``store`` (URL, default ``memory://``) holds received events until consumers
+    acknowledge them and, with ``outbox=True``, events to send until delivered.
+    """
+    url = _delivery_settings(store, outbox)
     provider, transport, shown = _open(name_or_url, settings, environ)
-    return Client(provider, transport, shown)
+    return Client(provider, transport, shown, store=url, outbox=outbox)
 
 
 def connect_async(
-    name_or_url: ProviderRef, *, environ: Mapping[str, str] | None = None, **settings: Any
+    name_or_url: ProviderRef,
+    *,
+    environ: Mapping[str, str] | None = None,
+    store: str | None = None,
+    outbox: bool = False,
+    **settings: Any,
 ) -> AsyncClient:
-    """An async client; use it with ``async with`` so its connections close."""
+    """An async client; use it with ``async with`` so its connections close. ``store``/``outbox`` as :func:`connect`."""
+    url = _delivery_settings(store, outbox)
     provider, transport, shown = _open(name_or_url, settings, environ)
-    return AsyncClient(provider, transport, shown)
+    return AsyncClient(provider, transport, shown, store=url, outbox=outbox)
 
 
 class _Base:
-    def __init__(self, provider: Provider, transport: TransportSettings, shown: str) -> None:
+    def __init__(
+        self,
+        provider: Provider,
+        transport: TransportSettings,
+        shown: str,
+        *,
+        store: str = "memory://",
+        outbox: bool = False,
+    ) -> None:
         self.provider = provider
         self.transport = transport
         self.url = shown
         """How this client was named, with any secret masked."""
         self.stats = Counters()
         self.codec: Codec = provider.codec()
+        self.store_url = store
+        self.outbox = outbox
+        self._store: Store | None = None
+        self._store_lock: asyncio.Lock | None = None
 
     @property
     def name(self) -> str:
@@ -192,6 +238,66 @@ class _Base:
         self.stats.incr("rejected")
         return SendResult(event=event, target=str(event.target), provider=self.name, error=error, attempts=0)
 
+    async def _shared_store(self) -> Store:
+        """The client's store, opened once on the loop that uses it (``memory://`` is private per listen)."""
+        if self._store is None:
+            if self._store_lock is None:
+                self._store_lock = asyncio.Lock()
+            async with self._store_lock:
+                if self._store is None:
+                    store = open_store(self.store_url)
+                    await store.open()
+                    self._store = store
+        return self._store
+
+    async def _close_store(self) -> None:
+        store, self._store = self._store, None
+        if store is not None:
+            await store.aclose()
+
+    async def _listen_events(
+        self, context: ListenContext, group: GroupOptions, source: AsyncIterator[Event] | None = None
+    ) -> AsyncIterator[Event]:
+        """The listener writes into the store (through the sink); this reads it as a consumer group."""
+        sink = context.sink
+        assert isinstance(sink, StoreSink)
+        candidate = open_store(self.store_url)
+        private = candidate if not candidate.durable else None
+        if private is not None:
+            await private.open()
+            store = private
+        else:
+            store = await self._shared_store()
+        sink.store = store
+        if source is None:
+            source = self.provider.listen(context)
+        producer: asyncio.Future[None] = asyncio.ensure_future(pump(source, sink))
+        try:
+            async for event in consume(store, self.name, group, context.names, producer, self.stats):
+                yield event
+        finally:
+            producer.cancel()
+            try:
+                await producer
+            except asyncio.CancelledError:
+                if not producer.cancelled():
+                    raise
+            except Exception:  # already raised to the consumer, or the consumer left first
+                pass
+            if private is not None:
+                await private.aclose()
+
+    def _group_options(self, options: dict[str, Any]) -> GroupOptions:
+        group = options.pop("group", None) or DEFAULT_GROUP
+        consumer = options.pop("consumer", None) or default_consumer()
+        claim_idle = float(options.pop("claim_idle", 30.0))
+        max_attempts = int(options.pop("max_attempts", 5))
+        if not isinstance(group, str) or not isinstance(consumer, str):
+            raise SettingsError("group and consumer must be strings", provider=self.name)
+        if not claim_idle >= 0 or max_attempts < 1:
+            raise SettingsError("claim_idle must be >= 0 and max_attempts >= 1", provider=self.name)
+        return GroupOptions(group=group, consumer=consumer, claim_idle=claim_idle, max_attempts=max_attempts)
+
     def _listen_context(
         self, names: Iterable[str] | str | None, via: str | ListenMode | None, options: Mapping[str, Any]
     ) -> ListenContext:
@@ -220,14 +326,15 @@ class _Base:
             transport=self.transport,
             stats=self.stats,
             options=dict(options),
+            sink=StoreSink(None, self.name, self.stats),
         )
 
 
 class AsyncClient(_Base):
     """Async client for one provider. ``async with eventkit.connect_async(...) as kit:``."""
 
-    def __init__(self, provider: Provider, transport: TransportSettings, shown: str) -> None:
-        super().__init__(provider, transport, shown)
+    def __init__(self, provider: Provider, transport: TransportSettings, shown: str, **delivery: Any) -> None:
+        super().__init__(provider, transport, shown, **delivery)
         self._sender: AsyncSender | None = None
         self._closed = False
 
@@ -295,9 +402,20 @@ class AsyncClient(_Base):
     def listen(
         self, names: Iterable[str] | str | None = None, *, via: str | ListenMode | None = None, **options: Any
     ) -> AsyncIterator[Event]:
-        """Received events, filtered by ``names``, until the consumer stops iterating."""
+        """Received events, filtered by ``names``, until the consumer stops iterating.
+
+        The listener stores each event before the platform's ACK; this reads the
+        store as consumer group ``group`` (default ``"default"``) under the name
+        ``consumer`` (default: the host name). An event is acknowledged when the
+        next one is asked for; one not acknowledged comes again, flagged
+        ``event.delivery.redelivered`` (after ``claim_idle`` seconds for another
+        consumer, at once for the same name); after ``max_attempts`` it is
+        dead-lettered.
+        """
+        options = dict(options)
+        group = self._group_options(options)
         context = self._listen_context(names, via, options)
-        return through_sink(self.provider.listen(context), context)
+        return self._listen_events(context, group, self.provider.listen(context))
 
     async def aclose(self) -> None:
         self._closed = True
@@ -315,8 +433,8 @@ class AsyncClient(_Base):
 class Client(_Base):
     """Blocking client for one provider. ``with eventkit.connect(...) as kit:``."""
 
-    def __init__(self, provider: Provider, transport: TransportSettings, shown: str) -> None:
-        super().__init__(provider, transport, shown)
+    def __init__(self, provider: Provider, transport: TransportSettings, shown: str, **delivery: Any) -> None:
+        super().__init__(provider, transport, shown, **delivery)
         self._sender: SyncSender | None = None
         self._portal: Portal | None = None
         self._async_sender: AsyncSender | None = None
@@ -392,8 +510,10 @@ class Client(_Base):
         self, names: Iterable[str] | str | None = None, *, via: str | ListenMode | None = None, **options: Any
     ) -> Iterator[Event]:
         """A blocking iterator of received events (the listener runs on a background loop)."""
+        options = dict(options)
+        group = self._group_options(options)
         context = self._listen_context(names, via, options)
-        return self._get_portal().iterate(lambda: through_sink(self.provider.listen(context), context))
+        return self._get_portal().iterate(lambda: self._listen_events(context, group))
 
     def close(self) -> None:
         with self._lock:

@@ -26,6 +26,7 @@ from ._errors import (
 )
 from ._event import Event
 from ._listening import pump
+from ._outbox import Outbox
 from ._portal import Portal
 from ._provider import AsyncSender, ListenContext, Provider, SyncSender
 from ._results import SendResult
@@ -146,6 +147,7 @@ class _Base:
         self.outbox = outbox
         self._store: Store | None = None
         self._store_lock: asyncio.Lock | None = None
+        self._outbox: Outbox | None = None
 
     @property
     def name(self) -> str:
@@ -249,6 +251,17 @@ class _Base:
                     await store.open()
                     self._store = store
         return self._store
+
+    async def _open_outbox(self, sender: AsyncSender) -> Outbox:
+        if self._outbox is None:
+            store = await self._shared_store()
+            if self._outbox is None:
+                self._outbox = Outbox(store, self.name, sender, self.transport, self.stats)
+        self._outbox.start()
+        return self._outbox
+
+    def _queued(self, event: Event) -> SendResult:
+        return SendResult(event=event, target=str(event.target), provider=self.name, attempts=0, queued=True)
 
     async def _close_store(self) -> None:
         store, self._store = self._store, None
@@ -354,11 +367,31 @@ class AsyncClient(_Base):
         sender: str | None = None,
         id: str | None = None,
     ) -> SendResult:
-        """Send one event; raises the typed error if it fails, returns the result if it lands."""
+        """Send one event; raises the typed error if it fails, returns the result if it lands.
+
+        With ``outbox=True`` it returns once the event is durably in the outbox
+        (``result.queued``); a drainer delivers it (:meth:`drain` waits for that).
+        """
         ev = self.make_event(event, data, to=to, sender=sender, id=id)
         target = self.prepare(ev)
+        if self.outbox:
+            outbox = await self._open_outbox(self._get_sender())
+            await outbox.enqueue([(ev, str(ev.target))])
+            return self._queued(ev)
         result = await self._get_sender().send(ev, target)
         return result.raise_for_error()
+
+    async def drain(self, timeout: float | None = None) -> int:
+        """Wait until this provider's outbox is empty (or ``timeout`` seconds); the number still pending."""
+        if not self.outbox:
+            return 0
+        outbox = await self._open_outbox(self._get_sender())
+        return await outbox.drain(timeout)
+
+    @property
+    def outbox_results(self) -> list[SendResult]:
+        """The latest outcomes of outbox deliveries (``possible_duplicate`` flags the ones that may repeat)."""
+        return list(self._outbox.results) if self._outbox is not None else []
 
     async def send_many(
         self,
@@ -376,6 +409,14 @@ class AsyncClient(_Base):
         limit = concurrency or self.transport.concurrency
         sender_ = self._get_sender()
         prepared = [self._prepare_item(item, to, sender) for item in events]
+        if self.outbox:
+            outbox = await self._open_outbox(sender_)
+            good = [ev for ev, target in prepared if not isinstance(target, EventkitError)]
+            await outbox.enqueue([(ev, str(ev.target)) for ev in good])
+            return [
+                self._failed(ev, target) if isinstance(target, EventkitError) else self._queued(ev)
+                for ev, target in prepared
+            ]
         results: list[SendResult | None] = [None] * len(prepared)
         queue: asyncio.Queue[int] = asyncio.Queue()
         for index in range(len(prepared)):
@@ -419,11 +460,17 @@ class AsyncClient(_Base):
 
     async def aclose(self) -> None:
         self._closed = True
+        if self._outbox is not None:
+            outbox, self._outbox = self._outbox, None
+            await outbox.stop()  # what is leased and unsent comes back to the next drainer
         if self._sender is not None:
             sender, self._sender = self._sender, None
             await sender.aclose()
+        await self._close_store()
 
     async def __aenter__(self) -> AsyncClient:
+        if self.outbox:  # deliver what a crashed predecessor left in the outbox
+            await self._open_outbox(self._get_sender())
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -440,11 +487,40 @@ class Client(_Base):
         self._async_sender: AsyncSender | None = None
         self._lock = threading.Lock()
         self._closed = False
+        if self.outbox:  # deliver what a crashed predecessor left in the outbox
+            self._sync_outbox()
 
     def _get_portal(self) -> Portal:
         if self._portal is None:
             self._portal = Portal()
         return self._portal
+
+    def _sync_outbox(self) -> Outbox:
+        """The outbox and its drainer, on the background loop (started with the client)."""
+        with self._lock:
+            if self._closed:
+                raise CapabilityError("this client is closed", provider=self.name)
+            portal = self._get_portal()
+            if self._async_sender is None:
+
+                async def opener() -> AsyncSender:
+                    return self.provider.open_async_sender(self.transport, self.stats, self.codec)
+
+                self._async_sender = portal.call(opener())
+            sender = self._async_sender
+        return portal.call(self._open_outbox(sender))
+
+    def drain(self, timeout: float | None = None) -> int:
+        """Wait until this provider's outbox is empty (or ``timeout`` seconds); the number still pending."""
+        if not self.outbox:
+            return 0
+        outbox = self._sync_outbox()
+        return self._get_portal().call(outbox.drain(timeout))
+
+    @property
+    def outbox_results(self) -> list[SendResult]:
+        """The latest outcomes of outbox deliveries (``possible_duplicate`` flags the ones that may repeat)."""
+        return list(self._outbox.results) if self._outbox is not None else []
 
     def _send_one(self, event: Event, target: Target) -> SendResult:
         with self._lock:
@@ -478,6 +554,10 @@ class Client(_Base):
         """Send one event; raises the typed error if it fails, returns the result if it lands."""
         ev = self.make_event(event, data, to=to, sender=sender, id=id)
         target = self.prepare(ev)
+        if self.outbox:
+            outbox = self._sync_outbox()
+            self._get_portal().call(outbox.enqueue([(ev, str(ev.target))]))
+            return self._queued(ev)
         return self._send_one(ev, target).raise_for_error()
 
     def send_many(
@@ -490,6 +570,15 @@ class Client(_Base):
     ) -> list[SendResult]:
         """Like :meth:`AsyncClient.send_many`, with a thread pool of ``concurrency`` workers."""
         limit = concurrency or self.transport.concurrency
+        if self.outbox:
+            outbox = self._sync_outbox()
+            prepared = [self._prepare_item(item, to, sender) for item in events]
+            good = [ev for ev, target in prepared if not isinstance(target, EventkitError)]
+            self._get_portal().call(outbox.enqueue([(ev, str(ev.target)) for ev in good]))
+            return [
+                self._failed(ev, target) if isinstance(target, EventkitError) else self._queued(ev)
+                for ev, target in prepared
+            ]
 
         def one(item: EventLike) -> SendResult:
             ev, target = self._prepare_item(item, to, sender)
@@ -520,11 +609,15 @@ class Client(_Base):
             self._closed = True
             sender, self._sender = self._sender, None
             async_sender, self._async_sender = self._async_sender, None
+            outbox, self._outbox = self._outbox, None
         if sender is not None:
             sender.close()
         if self._portal is not None:
+            if outbox is not None:
+                self._portal.call(outbox.stop())
             if async_sender is not None:
                 self._portal.call(async_sender.aclose())
+            self._portal.call(self._close_store())
             self._portal.close()
             self._portal = None
 

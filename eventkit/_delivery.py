@@ -111,10 +111,16 @@ class GroupOptions:
     """Longest wait in one read, so a released or stale entry is picked up within it."""
 
 
-def to_event(delivery: Delivery, group: str) -> Event:
+def to_event(delivery: Delivery, group: str, store: Store | None = None) -> Event:
     """The stored event with how it was delivered."""
     event = decode_event(delivery.payload)
-    info = DeliveryInfo(attempts=delivery.attempts, group=group, entry=delivery.id)
+    acknowledge = None
+    if store is not None:
+
+        async def acknowledge() -> None:
+            await store.ack(group, [delivery.id])
+
+    info = DeliveryInfo(attempts=delivery.attempts, group=group, entry=delivery.id, acknowledge=acknowledge)
     object.__setattr__(event, "delivery", info)
     return event
 
@@ -172,7 +178,7 @@ async def consume(
                 await store.ack(group, [delivery.id])
                 continue
             try:
-                event = to_event(delivery, group)
+                event = to_event(delivery, group, store)
             except StoreError:
                 if stats is not None:
                     stats.incr("undecodable")

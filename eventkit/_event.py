@@ -6,6 +6,7 @@ import itertools
 import os
 import sys
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
@@ -110,6 +111,12 @@ class DeliveryInfo:
     """The consumer group that read it."""
     entry: str | None = None
     """The store's id of the entry (what ``eventkit dead-letters`` lists)."""
+    acknowledge: Callable[[], Awaitable[None]] | None = attrs.field(default=None, eq=False, repr=False)
+
+    async def ack(self) -> None:
+        """Acknowledge now, rather than when the next event is asked for (e.g. before leaving the loop)."""
+        if self.acknowledge is not None:
+            await self.acknowledge()
 
     @property
     def redelivered(self) -> bool:

@@ -105,3 +105,44 @@ async def test_listen_redelivers_the_event_a_consumer_did_not_finish(tmp_path: P
         assert redelivered.data["n"] == 1 and redelivered.delivery is not None and redelivered.delivery.redelivered
         assert (await ready(again.__anext__(), 5)).data["n"] == 2
         await again.aclose()  # type: ignore[attr-defined]
+
+
+async def test_outbox_queues_then_delivers_in_order_and_flags_an_expired_lease(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'outbox.db'}"
+    got: list[Event] = []
+    subscribed = asyncio.Event()
+    async with eventkit.connect_async("memory", namespace="outbox", environ={}) as listener_kit:
+
+        async def collect() -> None:
+            async for event in listener_kit.listen(on_ready=lambda _: subscribed.set()):
+                got.append(event)
+
+        collector = asyncio.ensure_future(collect())
+        await eventkit.wait_within(subscribed.wait(), 5)
+        # A predecessor leased an item and died mid-send: its lease runs out.
+        store = open_store(url)
+        await store.open()
+        from eventkit._store import Outgoing
+        from eventkit._store.codec import encode_event
+
+        crashed = Event("Crashed", {"n": -1}, target="topic:t")
+        await store.enqueue([Outgoing("memory", "topic:t", encode_event(crashed))])
+        assert len(await store.lease("memory", "dead-process", count=1, lease=0.05)) == 1
+        await store.aclose()
+        await asyncio.sleep(0.1)
+        async with eventkit.connect_async("memory", namespace="outbox", store=url, outbox=True, environ={}) as kit:
+            results = [await kit.send("E", {"n": n}, to="topic:t") for n in range(5)]
+            assert all(r.queued and r.ok for r in results)
+            assert await kit.drain(10) == 0
+            flagged = [r for r in kit.outbox_results if r.possible_duplicate]
+            assert [r.event.id for r in flagged] == [crashed.id]
+        while len(got) < 6:
+            await eventkit.wait_within(asyncio.sleep(0.01), 1)
+        collector.cancel()
+    assert [e.data["n"] for e in got] == [-1, 0, 1, 2, 3, 4]
+    assert got[0].id == crashed.id
+
+
+def test_outbox_needs_a_durable_store() -> None:
+    with pytest.raises(eventkit.SettingsError):
+        eventkit.connect("memory", outbox=True, environ={})

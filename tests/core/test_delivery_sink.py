@@ -37,3 +37,21 @@ async def test_one_delivery_with_several_events_is_one_atomic_append_with_derive
     assert await sink.accept(events, dedupe_key="d1") == [True, True, True]
     assert await sink.accept(events, dedupe_key="d1") == [False, False, False]
     await store.aclose()
+
+
+async def test_two_lambda_handlers_each_see_every_event() -> None:
+    import json
+
+    from core_demo_provider import DemoProvider, sign
+
+    provider = DemoProvider(DemoProvider.Settings(token=eventkit.Secret("hook-secret-value")))
+    receiver = eventkit.WebhookReceiver([provider])
+    first: list[str] = []
+    second: list[str] = []
+    receiver.on(lambda e: first.append(e.name))
+    receiver.on(lambda e: second.append(e.name))
+    for n in range(3):
+        body = json.dumps({"name": f"e{n}"}).encode()
+        await receiver.handle("demo", {"x-signature": sign("hook-secret-value", body), "x-id": str(n)}, body)
+    assert first == second == ["e0", "e1", "e2"]
+    await receiver.aclose()

@@ -46,7 +46,7 @@ from ._errors import (
     ValidationError,
     Violation,
 )
-from ._event import Event
+from ._event import DeliveryInfo, Event
 from ._json import JSON, JSONObject
 from ._logging import SecretFilter, install_secret_filter
 from ._many import AsyncManyClient, ManyClient, connect_many, connect_many_async
@@ -95,6 +95,7 @@ __all__ = [
     "JSON",
     "JSONObject",
     "Limits",
+    "DeliveryInfo",
     "ListenMode",
     "ManyClient",
     "MissingCredentialsError",

@@ -1,4 +1,4 @@
-"""The ``eventkit`` command line: providers, send, listen, check, demo, conformance.
+"""The ``eventkit`` command line: providers, send, listen, check, demo, conformance, outbox, dead-letters.
 
 Every failure is one line on stderr (secrets masked) and a documented exit code
 (:data:`EXIT_CODES`, also in ``--help`` and docs/cli.md). ``-v``/``-q`` and
@@ -250,6 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="json",
         help="json: the SendResult as one JSON object (default); human: one readable line",
     )
+    p.add_argument("--store", metavar="URL", help="store URL (with --outbox: where the event waits)")
+    p.add_argument("--outbox", action="store_true", help="store the event first, try once, exit 0 if it must wait")
 
     p = sub.add_parser(
         "listen",
@@ -288,6 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="json",
         help="json: one JSON object per line (default); human: one readable line per event",
     )
+    p.add_argument("--store", metavar="URL", help="store URL: a restarted listen with the same store resumes")
+    p.add_argument("--group", default="default", help="consumer group (default 'default')")
+    p.add_argument("--consumer", metavar="NAME", help="consumer name (default: the host name)")
 
     p = sub.add_parser(
         "check",
@@ -334,6 +339,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="the plugin's conformance Harness (default for built-ins: eventkit's own sandbox)",
     )
     p.epilog = "Arguments after -- go to pytest as they are, e.g. eventkit conformance acme -- -x -k round_trip"
+
+    from ._cli_store import add_arguments
+
+    add_arguments(sub)
     return parser
 
 
@@ -384,6 +393,14 @@ def cmd_send(args: argparse.Namespace, out: TextIO) -> int:
 
     data = _data(args.data)
     settings = _settings(args.settings)
+    if args.outbox:
+        if not args.store:
+            raise _UsageError("eventkit send: --outbox needs --store URL (a durable store)")
+        from ._cli_store import send_through_outbox
+
+        return send_through_outbox(args, data, settings, out)
+    if args.store:
+        settings["store"] = args.store
     with connect(args.provider, **settings) as kit:
         ev = kit.make_event(args.name, data, to=args.to, sender=args.sender)
         kit.prepare(ev)
@@ -441,6 +458,8 @@ def cmd_listen(args: argparse.Namespace, out: TextIO) -> int:
     from ._client import connect_async
 
     settings = _settings(args.settings)
+    if args.store:
+        settings["store"] = args.store
     if args.shutdown_timeout is not None:
         settings["shutdown_timeout"] = args.shutdown_timeout
     if args.max_outage is not None:
@@ -471,6 +490,9 @@ def cmd_listen(args: argparse.Namespace, out: TextIO) -> int:
                     options.update(host=args.host, port=args.port, stop=stop, **server_options)
                 elif server_options:
                     raise _UsageError("eventkit listen: the webhook server options need --via webhook")
+                options.update(group=args.group)
+                if args.consumer:
+                    options.update(consumer=args.consumer)
                 events: Any = kit.listen(args.names, via=mode, **options)
                 async with contextlib.aclosing(events):  # closed here, not by asyncio.run's finaliser
                     seen = 0
@@ -487,6 +509,10 @@ def cmd_listen(args: argparse.Namespace, out: TextIO) -> int:
                         out.write(line + "\n")
                         out.flush()
                         seen += 1
+                        # A line printed and flushed counts as handled: acknowledged when the next
+                        # one is asked for, or right here for the last one (--count).
+                        if args.count is not None and seen >= args.count and event.delivery is not None:
+                            await event.delivery.ack()
         finally:
             for sig in signals:
                 with contextlib.suppress(Exception):
@@ -595,6 +621,18 @@ def cmd_conformance(args: argparse.Namespace, out: TextIO) -> int:
     return run_conformance(args.provider, args.harness, list(args.pytest_args))
 
 
+def cmd_outbox(args: argparse.Namespace, out: TextIO) -> int:
+    from ._cli_store import cmd_outbox as run
+
+    return run(args, out, _settings(args.settings))
+
+
+def cmd_dead_letters(args: argparse.Namespace, out: TextIO) -> int:
+    from ._cli_store import cmd_dead_letters as run
+
+    return run(args, out)
+
+
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse; global flags may be anywhere; for ``conformance``, everything after ``--`` is pytest's."""
     argv, verbosity, log_format = _split_globals(list(sys.argv[1:] if argv is None else argv))
@@ -647,6 +685,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             "check": cmd_check,
             "demo": cmd_demo,
             "conformance": cmd_conformance,
+            "outbox": cmd_outbox,
+            "dead-letters": cmd_dead_letters,
         }
         if args.command is None:
             build_parser().print_help(out)

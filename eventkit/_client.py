@@ -19,6 +19,7 @@ from . import _registry, _typed, _wiring
 from ._capabilities import ListenMode
 from ._codec import Codec
 from ._config import provider_section
+from ._delivery import DEFAULT_GROUP, GroupOptions, StoreSink, consume, default_consumer
 from ._errors import (
     CapabilityError,
     EventkitError,
@@ -28,6 +29,8 @@ from ._errors import (
     ValidationError,
 )
 from ._event import Event
+from ._listening import pump
+from ._outbox import Outbox
 from ._portal import Portal
 from ._provider import AsyncSender, ListenContext, Provider, SyncSender
 from ._results import SendResult
@@ -45,6 +48,7 @@ from ._settings import (
     split_transport,
 )
 from ._stats import Counters
+from ._store import Store, open_store
 from ._targets import Target, parse_target
 from ._typed import Typed, TypedInstance
 
@@ -102,23 +106,74 @@ def _open(
     return provider, transport, shown, routes
 
 
-def connect(name_or_url: ProviderRef, *, environ: Mapping[str, str] | None = None, **settings: Any) -> Client:
-    """A blocking client for one provider: ``connect("stream", api_key=..., api_secret=...)``."""
+def _delivery_settings(store: str | None, outbox: bool) -> str:
+    """The store URL, checked before any I/O (a malformed URL raises ``StoreSettingsError`` here)."""
+    url = store if store is not None else "memory://"
+    if not isinstance(url, str) or not url:
+        raise SettingsError("store must be a store URL: memory://, sqlite:///path/to/events.db or redis://host/db")
+    probe = open_store(url)
+    if outbox and not probe.durable:
+        raise SettingsError(
+            f"outbox=True needs a durable store (sqlite:///path or redis://...), not {probe.url}: "
+            "a queued result promises the event survives the process"
+        )
+    return url
+
+
+def _lease(value: float | None) -> float | None:
+    if value is not None and not (isinstance(value, (int, float)) and 0 < value < float("inf")):
+        raise SettingsError(f"outbox_lease must be a positive number of seconds, not {value!r}")
+    return value
+
+
+def connect(
+    name_or_url: ProviderRef,
+    *,
+    environ: Mapping[str, str] | None = None,
+    store: str | None = None,
+    outbox: bool = False,
+    outbox_lease: float | None = None,
+    **settings: Any,
+) -> Client:
+    """A blocking client for one provider: ``connect("stream", api_key=..., api_secret=...)``.
+
+    ``store`` (URL, default ``memory://``) holds received events until consumers
+    acknowledge them and, with ``outbox=True``, events to send until delivered.
+    ``outbox_lease`` is how long a drainer holds an item it is sending before
+    another drainer may take it over (default: the policy's longest send, at
+    least 30 s): after a crash, pending sends resume once it has passed.
+    """
+    url = _delivery_settings(store, outbox)
     provider, transport, shown, routes = _open(name_or_url, settings, environ)
-    return Client(provider, transport, shown, routes)
+    return Client(provider, transport, shown, routes, store=url, outbox=outbox, outbox_lease=_lease(outbox_lease))
 
 
 def connect_async(
-    name_or_url: ProviderRef, *, environ: Mapping[str, str] | None = None, **settings: Any
+    name_or_url: ProviderRef,
+    *,
+    environ: Mapping[str, str] | None = None,
+    store: str | None = None,
+    outbox: bool = False,
+    outbox_lease: float | None = None,
+    **settings: Any,
 ) -> AsyncClient:
-    """An async client; use it with ``async with`` so its connections close."""
+    """An async client; use it with ``async with`` so its connections close. ``store``/``outbox`` as :func:`connect`."""
+    url = _delivery_settings(store, outbox)
     provider, transport, shown, routes = _open(name_or_url, settings, environ)
-    return AsyncClient(provider, transport, shown, routes)
+    return AsyncClient(provider, transport, shown, routes, store=url, outbox=outbox, outbox_lease=_lease(outbox_lease))
 
 
 class _Base:
     def __init__(
-        self, provider: Provider, transport: Policy, shown: str, routes: Mapping[str, str] | None = None
+        self,
+        provider: Provider,
+        transport: Policy,
+        shown: str,
+        routes: Mapping[str, str] | None = None,
+        *,
+        store: str = "memory://",
+        outbox: bool = False,
+        outbox_lease: float | None = None,
     ) -> None:
         self.provider = provider
         self.routes: Mapping[str, str] = dict(routes or {})
@@ -128,6 +183,12 @@ class _Base:
         """How this client was named, with any secret masked."""
         self.stats = Counters()
         self.codec: Codec = provider.codec()
+        self.store_url = store
+        self.outbox = outbox
+        self.outbox_lease = outbox_lease
+        self._store: Store | None = None
+        self._store_lock: asyncio.Lock | None = None
+        self._outbox: Outbox | None = None
 
     @property
     def name(self) -> str:
@@ -229,6 +290,77 @@ class _Base:
         payload = self.provider.capabilities.payload
         return _typed.typed_listen(names, options, payload=payload, stats=self.stats, provider=self.name)
 
+    async def _shared_store(self) -> Store:
+        """The client's store, opened once on the loop that uses it (``memory://`` is private per listen)."""
+        if self._store is None:
+            if self._store_lock is None:
+                self._store_lock = asyncio.Lock()
+            async with self._store_lock:
+                if self._store is None:
+                    store = open_store(self.store_url)
+                    await store.open()
+                    self._store = store
+        return self._store
+
+    async def _open_outbox(self, sender: AsyncSender) -> Outbox:
+        if self._outbox is None:
+            store = await self._shared_store()
+            if self._outbox is None:
+                self._outbox = Outbox(store, self.name, sender, self.transport, self.stats, lease=self.outbox_lease)
+        self._outbox.start()
+        return self._outbox
+
+    def _queued(self, event: Event) -> SendResult:
+        return SendResult(event=event, target=str(event.target), provider=self.name, attempts=0, queued=True)
+
+    async def _close_store(self) -> None:
+        store, self._store = self._store, None
+        if store is not None:
+            await store.aclose()
+
+    async def _listen_events(
+        self, context: ListenContext, group: GroupOptions, source: AsyncIterator[Event] | None = None
+    ) -> AsyncIterator[Event]:
+        """The listener writes into the store (through the sink); this reads it as a consumer group."""
+        sink = context.sink
+        assert isinstance(sink, StoreSink)
+        candidate = open_store(self.store_url)
+        private = candidate if not candidate.durable else None
+        if private is not None:
+            await private.open()
+            store = private
+        else:
+            store = await self._shared_store()
+        sink.store = store
+        if source is None:
+            source = _wiring.listen(self.provider, context)
+        producer: asyncio.Future[None] = asyncio.ensure_future(pump(source, sink))
+        try:
+            async for event in consume(store, self.name, group, context.names, producer, self.stats):
+                yield event
+        finally:
+            producer.cancel()
+            try:
+                await producer
+            except asyncio.CancelledError:
+                if not producer.cancelled():
+                    raise
+            except Exception:  # already raised to the consumer, or the consumer left first
+                pass
+            if private is not None:
+                await private.aclose()
+
+    def _group_options(self, options: dict[str, Any]) -> GroupOptions:
+        group = options.pop("group", None) or DEFAULT_GROUP
+        consumer = options.pop("consumer", None) or default_consumer()
+        claim_idle = float(options.pop("claim_idle", 30.0))
+        max_attempts = int(options.pop("max_attempts", 5))
+        if not isinstance(group, str) or not isinstance(consumer, str):
+            raise SettingsError("group and consumer must be strings", provider=self.name)
+        if not claim_idle >= 0 or max_attempts < 1:
+            raise SettingsError("claim_idle must be >= 0 and max_attempts >= 1", provider=self.name)
+        return GroupOptions(group=group, consumer=consumer, claim_idle=claim_idle, max_attempts=max_attempts)
+
     def _listen_context(
         self, names: Iterable[str] | str | None, via: str | ListenMode | None, options: Mapping[str, Any]
     ) -> ListenContext:
@@ -257,27 +389,22 @@ class _Base:
             transport=self.transport,
             stats=self.stats,
             options=dict(options),
+            sink=StoreSink(None, self.name, self.stats),
         )
-
-
-async def _filtered(source: AsyncIterator[Event], names: frozenset[str] | None) -> AsyncIterator[Event]:
-    try:
-        async for event in source:
-            if names is None or event.name in names:
-                yield event
-    finally:
-        aclose = getattr(source, "aclose", None)
-        if aclose is not None:
-            await aclose()
 
 
 class AsyncClient(_Base):
     """Async client for one provider. ``async with eventkit.connect_async(...) as kit:``."""
 
     def __init__(
-        self, provider: Provider, transport: Policy, shown: str, routes: Mapping[str, str] | None = None
+        self,
+        provider: Provider,
+        transport: Policy,
+        shown: str,
+        routes: Mapping[str, str] | None = None,
+        **delivery: Any,
     ) -> None:
-        super().__init__(provider, transport, shown, routes)
+        super().__init__(provider, transport, shown, routes, **delivery)
         self._sender: AsyncSender | None = None
         self._closed = False
 
@@ -297,11 +424,31 @@ class AsyncClient(_Base):
         sender: str | None = None,
         id: str | None = None,
     ) -> SendResult:
-        """Send one event; raises the typed error if it fails, returns the result if it lands."""
+        """Send one event; raises the typed error if it fails, returns the result if it lands.
+
+        With ``outbox=True`` it returns once the event is durably in the outbox
+        (``result.queued``); a drainer delivers it (:meth:`drain` waits for that).
+        """
         ev = self.make_event(event, data, to=to, sender=sender, id=id)
         target = self.prepare(ev)
+        if self.outbox:
+            outbox = await self._open_outbox(self._get_sender())
+            await outbox.enqueue([(ev, str(ev.target))])
+            return self._queued(ev)
         result = await self._get_sender().send(ev, target)
         return result.raise_for_error()
+
+    async def drain(self, timeout: float | None = None) -> int:
+        """Wait until this provider's outbox is empty (or ``timeout`` seconds); the number still pending."""
+        if not self.outbox:
+            return 0
+        outbox = await self._open_outbox(self._get_sender())
+        return await outbox.drain(timeout)
+
+    @property
+    def outbox_results(self) -> list[SendResult]:
+        """The latest outcomes of outbox deliveries (``possible_duplicate`` flags the ones that may repeat)."""
+        return list(self._outbox.results) if self._outbox is not None else []
 
     async def send_many(
         self,
@@ -319,6 +466,14 @@ class AsyncClient(_Base):
         limit = concurrency or self.transport.concurrency
         sender_ = self._get_sender()
         prepared = [self._prepare_item(item, to, sender) for item in events]
+        if self.outbox:
+            outbox = await self._open_outbox(sender_)
+            good = [ev for ev, target in prepared if not isinstance(target, EventkitError)]
+            await outbox.enqueue([(ev, str(ev.target)) for ev in good])
+            return [
+                self._failed(ev, target) if isinstance(target, EventkitError) else self._queued(ev)
+                for ev, target in prepared
+            ]
         results: list[SendResult | None] = [None] * len(prepared)
         queue: asyncio.Queue[int] = asyncio.Queue()
         for index in range(len(prepared)):
@@ -384,20 +539,35 @@ class AsyncClient(_Base):
     def listen(self, names: Any = None, *, via: str | ListenMode | None = None, **options: Any) -> AsyncIterator[Any]:
         """Received events, filtered by ``names``, until the consumer stops iterating.
 
-        Given event types (``listen(OrderReady)``), yields :class:`Typed` values instead.
+        The listener stores each event before the platform's ACK; this reads the
+        store as consumer group ``group`` (default ``"default"``) under the name
+        ``consumer`` (default: the host name). An event is acknowledged when the
+        next one is asked for; one not acknowledged comes again, flagged
+        ``event.delivery.redelivered`` (after ``claim_idle`` seconds for another
+        consumer, at once for the same name); after ``max_attempts`` it is
+        dead-lettered. Given event types (``listen(OrderReady)``), yields
+        :class:`Typed` values instead.
         """
+        options = dict(options)
         names, typed = self._typed_listen(names, options)
+        group = self._group_options(options)
         context = self._listen_context(names, via, options)
-        events = _filtered(_wiring.listen(self.provider, context), context.names)
+        events = self._listen_events(context, group, _wiring.listen(self.provider, context))
         return typed.wrap(events) if typed is not None else events
 
     async def aclose(self) -> None:
         self._closed = True
+        if self._outbox is not None:
+            outbox, self._outbox = self._outbox, None
+            await outbox.stop()  # what is leased and unsent comes back to the next drainer
         if self._sender is not None:
             sender, self._sender = self._sender, None
             await sender.aclose()
+        await self._close_store()
 
     async def __aenter__(self) -> AsyncClient:
+        if self.outbox:  # deliver what a crashed predecessor left in the outbox
+            await self._open_outbox(self._get_sender())
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -408,9 +578,14 @@ class Client(_Base):
     """Blocking client for one provider. ``with eventkit.connect(...) as kit:``."""
 
     def __init__(
-        self, provider: Provider, transport: Policy, shown: str, routes: Mapping[str, str] | None = None
+        self,
+        provider: Provider,
+        transport: Policy,
+        shown: str,
+        routes: Mapping[str, str] | None = None,
+        **delivery: Any,
     ) -> None:
-        super().__init__(provider, transport, shown, routes)
+        super().__init__(provider, transport, shown, routes, **delivery)
         self._sender: SyncSender | None = None
         self._portal: Portal | None = None
         self._async_sender: AsyncSender | None = None
@@ -418,11 +593,40 @@ class Client(_Base):
         self._closed = False
         self._executor: ThreadPoolExecutor | None = None
         self._executor_width = 0
+        if self.outbox:  # deliver what a crashed predecessor left in the outbox
+            self._sync_outbox()
 
     def _get_portal(self) -> Portal:
         if self._portal is None:
             self._portal = Portal()
         return self._portal
+
+    def _sync_outbox(self) -> Outbox:
+        """The outbox and its drainer, on the background loop (started with the client)."""
+        with self._lock:
+            if self._closed:
+                raise CapabilityError("this client is closed", provider=self.name)
+            portal = self._get_portal()
+            if self._async_sender is None:
+
+                async def opener() -> AsyncSender:
+                    return self.provider.open_async_sender(self.transport, self.stats, self.codec)
+
+                self._async_sender = portal.call(opener())
+            sender = self._async_sender
+        return portal.call(self._open_outbox(sender))
+
+    def drain(self, timeout: float | None = None) -> int:
+        """Wait until this provider's outbox is empty (or ``timeout`` seconds); the number still pending."""
+        if not self.outbox:
+            return 0
+        outbox = self._sync_outbox()
+        return self._get_portal().call(outbox.drain(timeout))
+
+    @property
+    def outbox_results(self) -> list[SendResult]:
+        """The latest outcomes of outbox deliveries (``possible_duplicate`` flags the ones that may repeat)."""
+        return list(self._outbox.results) if self._outbox is not None else []
 
     def _send_one(self, event: Event, target: Target) -> SendResult:
         with self._lock:
@@ -456,6 +660,10 @@ class Client(_Base):
         """Send one event; raises the typed error if it fails, returns the result if it lands."""
         ev = self.make_event(event, data, to=to, sender=sender, id=id)
         target = self.prepare(ev)
+        if self.outbox:
+            outbox = self._sync_outbox()
+            self._get_portal().call(outbox.enqueue([(ev, str(ev.target))]))
+            return self._queued(ev)
         return self._send_one(ev, target).raise_for_error()
 
     def send_many(
@@ -468,6 +676,15 @@ class Client(_Base):
     ) -> list[SendResult]:
         """Like :meth:`AsyncClient.send_many`, with a thread pool of ``concurrency`` workers."""
         limit = concurrency or self.transport.concurrency
+        if self.outbox:
+            outbox = self._sync_outbox()
+            prepared = [self._prepare_item(item, to, sender) for item in events]
+            good = [ev for ev, target in prepared if not isinstance(target, EventkitError)]
+            self._get_portal().call(outbox.enqueue([(ev, str(ev.target)) for ev in good]))
+            return [
+                self._failed(ev, target) if isinstance(target, EventkitError) else self._queued(ev)
+                for ev, target in prepared
+            ]
 
         def one(item: EventLike) -> SendResult:
             ev, target = self._prepare_item(item, to, sender)
@@ -564,11 +781,13 @@ class Client(_Base):
     ) -> Iterator[Event]: ...
     def listen(self, names: Any = None, *, via: str | ListenMode | None = None, **options: Any) -> Iterator[Any]:
         """A blocking iterator of received events (the listener runs on a background loop)."""
+        options = dict(options)
         names, typed = self._typed_listen(names, options)
+        group = self._group_options(options)
         context = self._listen_context(names, via, options)
 
         def events() -> AsyncIterator[Any]:
-            source = _filtered(_wiring.listen(self.provider, context), context.names)
+            source = self._listen_events(context, group)
             return typed.wrap(source) if typed is not None else source
 
         return self._get_portal().iterate(events)
@@ -579,13 +798,17 @@ class Client(_Base):
             sender, self._sender = self._sender, None
             async_sender, self._async_sender = self._async_sender, None
             executor, self._executor = self._executor, None
+            outbox, self._outbox = self._outbox, None
         if executor is not None:
             executor.shutdown(wait=True)
         if sender is not None:
             sender.close()
         if self._portal is not None:
+            if outbox is not None:
+                self._portal.call(outbox.stop())
             if async_sender is not None:
                 self._portal.call(async_sender.aclose())
+            self._portal.call(self._close_store())
             self._portal.close()
             self._portal = None
 

@@ -6,6 +6,7 @@ import itertools
 import os
 import sys
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
@@ -96,6 +97,33 @@ def parse_time(text: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
+@attrs.frozen
+class DeliveryInfo:
+    """How a received event reached this consumer, when it was read from a store.
+
+    Delivery is at-least-once: an event handed out before and not acknowledged
+    (its consumer died, or a handler raised) comes again with ``attempts > 1``.
+    """
+
+    attempts: int = 1
+    """Hand-outs to this consumer group so far, this one included."""
+    group: str | None = None
+    """The consumer group that read it."""
+    entry: str | None = None
+    """The store's id of the entry (what ``eventkit dead-letters`` lists)."""
+    acknowledge: Callable[[], Awaitable[None]] | None = attrs.field(default=None, eq=False, repr=False)
+
+    async def ack(self) -> None:
+        """Acknowledge now, rather than when the next event is asked for (e.g. before leaving the loop)."""
+        if self.acknowledge is not None:
+            await self.acknowledge()
+
+    @property
+    def redelivered(self) -> bool:
+        """It was handed out before and not acknowledged: a handler may have seen it already."""
+        return self.attempts > 1
+
+
 @attrs.frozen(eq=True, hash=False)
 class Event:
     """A custom event.
@@ -116,6 +144,8 @@ class Event:
     provider: str | None = None
     meta: JSONObject = attrs.field(factory=dict, converter=_to_meta)
     raw: Any = attrs.field(default=None, eq=False, repr=False)
+    delivery: DeliveryInfo | None = attrs.field(default=None, eq=False, repr=False)
+    """Set on events a consumer read from a store (``listen()``, receiver handlers); never compared."""
 
     @classmethod
     def received(
@@ -150,6 +180,7 @@ class Event:
         setattr_(event, "provider", provider)
         setattr_(event, "meta", meta if meta is not None else {})
         setattr_(event, "raw", raw)
+        setattr_(event, "delivery", None)
         return event
 
     def same_payload(self, other: Event) -> bool:

@@ -22,6 +22,7 @@ from ._codec import Codec, WebhookCodec
 from ._errors import Violation
 from ._event import Event
 from ._json import compact_bytes
+from ._listening import QueueSink, Sink
 from ._results import SendResult
 from ._secrets import Redactor, Secret
 from ._settings import Policy, missing_required, secrets_of, settings_from_url
@@ -52,6 +53,8 @@ class ListenContext:
     transport: Policy
     stats: Counters
     options: Mapping[str, Any] = attrs.field(factory=dict)
+    sink: Sink = attrs.field(default=attrs.Factory(lambda self: QueueSink(self.stats), takes_self=True))
+    """Where the listener hands every received event, awaited before it ACKs or reads on."""
 
 
 class Provider(abc.ABC):
@@ -145,6 +148,12 @@ class Provider(abc.ABC):
 
     def listen(self, context: ListenContext) -> AsyncIterator[Event]:
         """Yield received events until cancelled, or ``NotImplemented`` for the client's default.
+
+        A listener hands each event to ``context.sink`` and awaits ``accept`` before
+        it acknowledges the event to the platform or reads the next frame (that is
+        what makes an ACK mean "stored"), and yields nothing; a listener that yields
+        events instead has them handed to the sink by the core, one by one. Socket
+        listeners run their sessions with :class:`eventkit.provider.Reconnector`.
 
         The default listens via webhooks when ``context.via`` asks for them and
         :meth:`webhook_codec` gives a codec; an override handles its own modes and

@@ -52,6 +52,8 @@ class SendResult:
     elapsed: float = 0.0
     possible_duplicate: bool = False
     """An earlier attempt may have reached the platform before its answer was lost."""
+    queued: bool = False
+    """The event is durably in the outbox and a drainer will deliver it (``connect(..., outbox=True)``)."""
 
     @property
     def ok(self) -> bool:
@@ -89,6 +91,8 @@ class SendResult:
         }
         if self.possible_duplicate:
             out["possible_duplicate"] = True
+        if self.queued:
+            out["queued"] = True
         if self.receipt is not None:
             if self.receipt.time is not None:
                 out["time"] = self.receipt.time.isoformat()

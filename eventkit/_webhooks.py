@@ -2,20 +2,30 @@
 
 ``POST /webhooks/<provider>`` hands the raw body and headers to that provider's
 :class:`WebhookCodec`, which verifies and decodes; the receiver caps the body
-size before reading it whole, drops repeats of one delivery (the platform's
-retries), and delivers events to handlers and ``listen()`` consumers. A bad call
-gets a 4xx and is counted; nothing a peer sends can stop the receiver.
+size and time before reading it whole, then **appends the events to its store with
+the delivery's dedupe key before it answers 2xx**: a 2xx means "held". A repeat of a
+delivery (the platform's retry) answers ``200 {"duplicate": true}`` without a
+second copy; a full or failing store answers 503 with ``Retry-After`` so the
+platform retries later. Handlers (:meth:`WebhookReceiver.on`) and subscriptions
+(:meth:`WebhookReceiver.events`) read the store as consumer groups: a handler that
+raises is retried with backoff and dead-lettered after ``max_attempts``; a stalled
+subscriber leaves events in the store (bounded), never dropped. A bad call gets a
+4xx and is counted; nothing a peer sends can stop the receiver.
+
+A store is used from one event loop: the loop that opened it (the ASGI server's,
+a consumer's, or the receiver's own background loop for :meth:`~WebhookReceiver.handle_sync`).
+Calls arriving on another loop or thread are run on that one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import inspect
 import logging
+import math
 import threading
-import time
+import uuid
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -26,20 +36,25 @@ from typing import (
     Mapping,
     MutableMapping,
     Tuple,
+    TypeVar,
     Union,
 )
 
 from ._aio import wait_within
 from ._asgi import answer_json
 from ._codec import WebhookCodec
+from ._delivery import default_consumer, records, to_event
 from ._errors import AuthenticationError, EventkitError, PayloadTooLargeError
 from ._event import Event
 from ._logging import Throttle, redact
 from ._stats import Counters
+from ._store import Store, StoreError, StoreFullError, StoreUnavailableError, open_store
 
 if TYPE_CHECKING:
     from ._portal import BackgroundLoop
     from ._provider import ListenContext, Provider
+
+T = TypeVar("T")
 
 log = logging.getLogger("eventkit.webhooks")
 _refusals = Throttle(log, interval=60.0)
@@ -83,102 +98,162 @@ def _under(path: str, root: str) -> str | None:
     return None
 
 
-class _Seen:
-    """Bounded memory of delivery ids, with a time to live.
+class _Reader:
+    """One consumer group of the receiver's store, read by one task at a time (a lock)."""
 
-    Locked: :meth:`WebhookReceiver.handle_sync` checks on the receiver's loop
-    thread while the ASGI app or :meth:`~WebhookReceiver.handle` may check on another.
-    """
+    def __init__(self, receiver: WebhookReceiver, group: str, consumer: str | None = None) -> None:
+        self.receiver = receiver
+        self.group = group
+        self.consumer = consumer or receiver.consumer
+        self.lock = asyncio.Lock()
 
-    def __init__(self, size: int, ttl: float) -> None:
-        self.size = size
-        self.ttl = ttl
-        self._ids: collections.OrderedDict[str, float] = collections.OrderedDict()
-        self._lock = threading.Lock()
+    async def take(self, event: Event, entry: str, attempts: int) -> None:
+        raise NotImplementedError
 
-    def add(self, key: str) -> bool:
-        """True the first time ``key`` is seen within the TTL."""
-        now = time.monotonic()
-        with self._lock:
-            seen = self._ids.get(key)
-            if seen is not None and now - seen < self.ttl:
-                return False
-            self._ids[key] = now
-            self._ids.move_to_end(key)
-            while len(self._ids) > self.size:
-                self._ids.popitem(last=False)
-            return True
+    def room(self) -> int:
+        return 64
 
+    def reader_name(self) -> str:
+        return self.consumer
 
-class _LoopQueue(asyncio.Queue[Event]):
-    """A subscription's queue, fed from any thread.
+    def holds(self, entry: str) -> bool:
+        return False
 
-    The consumer awaits on its own loop, while :meth:`WebhookReceiver.handle_sync`
-    delivers on the receiver's background loop (another thread): an
-    ``asyncio.Queue`` is not thread-safe, so a put from elsewhere hops onto the
-    consumer's loop with ``call_soon_threadsafe``. The queue binds to the loop
-    running when it was created, or else to the loop of its first ``get``.
-    """
+    async def run_once(self) -> None:
+        """Hand out what is ready now: new events, released ones whose delay passed, stale ones."""
+        await self.run_with(await self.receiver.open())
 
-    def __init__(self, maxsize: int, on_drop: Callable[[], None]) -> None:
-        super().__init__(maxsize)
-        self._on_drop = on_drop
-        self._bind = threading.Lock()
-        try:
-            self._owner: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            self._owner = None
-
-    def bind(self) -> None:
-        if self._owner is None:
-            with self._bind:
-                self._owner = asyncio.get_running_loop()
-
-    def put_nowait(self, item: Event) -> None:
-        with self._bind:
-            owner = self._owner
-            try:
-                here: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-            except RuntimeError:
-                here = None
-            if owner is None or owner is here:
-                # Nobody awaits an unbound queue yet (binding takes this lock), so a plain put is safe.
-                super().put_nowait(item)
+    async def run_with(self, store: Store) -> None:
+        receiver = self.receiver
+        async with self.lock:
+            room = self.room()
+            if room < 1:
                 return
-        if owner.is_closed():
-            self._on_drop()
-            return
-        owner.call_soon_threadsafe(self._put_or_drop, item)
+            deliveries = await store.read(
+                self.group,
+                self.reader_name(),
+                count=room,
+                timeout=0,
+                claim_idle=receiver.claim_idle,
+                max_attempts=receiver.max_attempts,
+            )
+            for delivery in deliveries:
+                if self.holds(delivery.id):
+                    continue
+                try:
+                    event = to_event(delivery, self.group)
+                except StoreError:
+                    receiver.stats.incr("undecodable")
+                    await store.ack(self.group, [delivery.id])
+                    continue
+                await self.take(event, delivery.id, delivery.attempts)
 
-    def _put_or_drop(self, item: Event) -> None:
+
+class _HandlerGroup(_Reader):
+    """A handler as its own consumer group: acknowledged when it returns, released with backoff when it raises."""
+
+    def __init__(self, receiver: WebhookReceiver, handler: Handler) -> None:
+        name = getattr(handler, "__qualname__", None) or type(handler).__qualname__
+        module = getattr(handler, "__module__", None) or ""
+        group = f"handler:{module}.{name}"
+        taken = {h.group for h in receiver._handlers}
+        if group in taken:  # two lambdas, or one function registered twice: a group each
+            group = next(f"{group}#{n}" for n in range(2, len(taken) + 3) if f"{group}#{n}" not in taken)
+        super().__init__(receiver, group)
+        self.handler = handler
+
+    async def take(self, event: Event, entry: str, attempts: int) -> None:
+        store = await self.receiver.open()
         try:
-            super().put_nowait(item)
-        except asyncio.QueueFull:
-            self._on_drop()
+            result = self.handler(event)
+            if inspect.isawaitable(result):
+                await result
+        except Exception as exc:
+            self.receiver.stats.incr("handler_errors")
+            delay = min(self.receiver.retry_max, self.receiver.retry_initial * 2 ** (attempts - 1))
+            log.warning(
+                "webhook handler %s failed on attempt %d (%s); retrying in %.2fs",
+                self.group,
+                attempts,
+                type(exc).__name__,
+                delay,
+                exc_info=True,
+            )
+            await store.release(self.group, entry, delay=delay, error=f"{type(exc).__name__}: {exc}"[:500])
+            return
+        await store.ack(self.group, [entry])
 
 
-class Subscription:
-    """An async iterator of delivered events; registered when created.
+class Subscription(_Reader):
+    """An async iterator of delivered events, read from the store as a consumer group.
 
-    Events come whichever way the call arrived (the ASGI app, :meth:`~WebhookReceiver.handle`
-    or :meth:`~WebhookReceiver.handle_sync` from a WSGI thread); iterate on one event loop.
+    The event in hand is acknowledged when the next one is asked for; up to
+    ``queue_size`` events are fetched ahead (pending in the store until then).
+    A store hands a consumer name its own pending entries again on every read
+    (that is how a restarted process gets its own back at once), which would
+    repeat the ones fetched ahead: so each fetch reads under a name of its own
+    (the receiver's, a random suffix and a counter). What a stopped subscription
+    held is handed to the group's next reader after ``claim_idle``; an entry
+    fetched ahead and re-claimed meanwhile is not queued twice.
     """
 
-    def __init__(self, receiver: WebhookReceiver) -> None:
-        self._receiver = receiver
-        self.queue: _LoopQueue = _LoopQueue(receiver.queue_size, lambda: receiver.stats.incr("dropped"))
-        receiver._queues.append(self.queue)
+    def __init__(self, receiver: WebhookReceiver, group: str = "default") -> None:
+        super().__init__(receiver, f"receiver:{group}", f"{receiver.consumer}:{uuid.uuid4().hex[:12]}")
+        self._reads = 0
+        self._ahead: set[str] = set()
+        self.queue: asyncio.Queue[Event] = asyncio.Queue(receiver.queue_size)
+        self._held: str | None = None
+        self._closed = False
+        receiver._subscriptions.append(self)
+        if receiver._opened:
+            # Create the group now, so events appended from here on are kept for it.
+            receiver._spawn(self.run_once)
+
+    def room(self) -> int:
+        return self.queue.maxsize - self.queue.qsize()
+
+    def reader_name(self) -> str:
+        self._reads += 1
+        return f"{self.consumer}:{self._reads}"
+
+    def holds(self, entry: str) -> bool:
+        return entry in self._ahead or entry == self._held
+
+    async def take(self, event: Event, entry: str, attempts: int) -> None:
+        self._ahead.add(entry)
+        self.queue.put_nowait(event)
 
     def __aiter__(self) -> Subscription:
         return self
 
     async def __anext__(self) -> Event:
-        self.queue.bind()
-        return await self.queue.get()
+        return await self.receiver._on_owner(self._next)
+
+    async def _next(self) -> Event:
+        store = await self.receiver.open()
+        if self._held is not None:
+            await store.ack(self.group, [self._held])
+            self._held = None
+        while self.queue.empty():
+            if self._closed:
+                raise StopAsyncIteration
+            self.receiver._wake.clear()
+            await self.run_once()
+            if self.queue.empty():
+                try:
+                    await asyncio.wait_for(self.receiver._wake.wait(), self.receiver.poll)
+                except asyncio.TimeoutError:
+                    pass
+        event = self.queue.get_nowait()
+        self._held = event.delivery.entry if event.delivery is not None else None
+        self._ahead.discard(self._held or "")
+        return event
 
     def close(self) -> None:
-        if self.queue in self._receiver._queues:
-            self._receiver._queues.remove(self.queue)
+        """Stop; the event in hand and those fetched ahead stay pending (handed out again later)."""
+        self._closed = True
+        if self in self.receiver._subscriptions:
+            self.receiver._subscriptions.remove(self)
 
 
 class WebhookReceiver:
@@ -193,7 +268,11 @@ class WebhookReceiver:
     * :meth:`handle_sync` from a sync view (Django, Flask, any WSGI app).
 
     ``prefix`` (default ``/webhooks``) is the path under the mount where providers
-    answer: ``POST <prefix>/<provider name>``.
+    answer: ``POST <prefix>/<provider name>``. ``store`` is a URL (default
+    ``memory://``, bounded, lost with the process) or an open :class:`Store` shared
+    with others (not closed by the receiver). With ``memory://``, ``dedupe_size`` and
+    ``dedupe_ttl`` become its ``max_keys`` and ``dedupe_ttl``; for other stores set
+    them in the store URL.
     """
 
     def __init__(
@@ -204,7 +283,15 @@ class WebhookReceiver:
         max_body_bytes: int = 1 << 20,
         dedupe_size: int = 100_000,
         dedupe_ttl: float = 24 * 3600.0,
-        queue_size: int = 10_000,
+        queue_size: int = 1_000,
+        store: str | Store = "memory://",
+        consumer: str | None = None,
+        claim_idle: float = 30.0,
+        max_attempts: int = 5,
+        retry_initial: float = 0.5,
+        retry_max: float = 60.0,
+        retry_after: int = 2,
+        handler_wait: float = 2.0,
         body_timeout: float = 20.0,
         max_buffered_bytes: int = 32 << 20,
         readiness: Iterable[ReadinessCheck] = (),
@@ -219,22 +306,52 @@ class WebhookReceiver:
         self.max_buffered_bytes = max_buffered_bytes
         """Request bytes held at once across every request; past it, new bodies get 503 + Retry-After."""
         self.readiness: list[ReadinessCheck] = list(readiness)
-        """Async checks ``/readyz`` runs (a store's ``ping``...); append to plug one in."""
+        """Async checks ``/readyz`` runs (a listener's "connected?"...); the store's ``ping`` is always one."""
         self.readiness_timeout = readiness_timeout
         self._buffered = 0
         self._draining = False
         self._readers: set[Any] = set()
-        self.queue_size = queue_size
+        self.queue_size = max(1, queue_size)
         self.stats = Counters()
+        self.consumer = consumer or default_consumer()
+        self.claim_idle = claim_idle
+        self.max_attempts = max_attempts
+        self.retry_initial = retry_initial
+        self.retry_max = retry_max
+        self.retry_after = retry_after
+        """Seconds a 503 (store full or failing) asks the platform to wait."""
+        self.handler_wait = handler_wait
+        """Longest a 2xx waits for in-process handlers and subscriptions to take the new events."""
+        self.poll = 0.5
         self._codecs: dict[str, WebhookCodec] = {}
-        self._handlers: list[Handler] = []
-        self._queues: list[asyncio.Queue[Event]] = []
-        self._seen = _Seen(dedupe_size, dedupe_ttl)
+        self._handlers: list[_HandlerGroup] = []
+        self._subscriptions: list[Subscription] = []
+        self._opened = False
+        """The store is open here and every reader's group exists."""
+        if isinstance(store, Store):
+            self._store: Store | None = store
+            self._owns_store = False
+        else:
+            url = store
+            if url == "memory://":
+                url = f"memory://?max_keys={int(dedupe_size)}&dedupe_ttl={_seconds(dedupe_ttl)}"
+            self._store = open_store(url)
+            self._owns_store = True
+        self._open_lock: asyncio.Lock | None = None
+        self._owner: asyncio.AbstractEventLoop | None = None
+        """The loop that opened the store: every store call runs there."""
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
         self._loop: BackgroundLoop | None = None
         self._loop_lock = threading.Lock()
         items = providers.items() if isinstance(providers, Mapping) else ((p.name, p) for p in providers)
         for name, item in items:
             self.mount(name, item)
+
+    @property
+    def store(self) -> Store:
+        assert self._store is not None
+        return self._store
 
     def mount(self, name: str, provider_or_codec: Provider | WebhookCodec) -> None:
         codec = provider_or_codec if isinstance(provider_or_codec, WebhookCodec) else provider_or_codec.webhook_codec()
@@ -247,30 +364,114 @@ class WebhookReceiver:
         return [f"{self.prefix}/{name}" for name in self._codecs]
 
     def on(self, handler: Handler) -> Handler:
-        """Register a handler (sync or async) for every delivered event; usable as a decorator."""
-        self._handlers.append(handler)
+        """Register a handler (sync or async) for every stored event; usable as a decorator.
+
+        Each handler is its own consumer group (named after the function): it sees
+        each event at least once; if it raises, the event is retried with backoff
+        and dead-lettered after ``max_attempts`` (``eventkit dead-letters``).
+        """
+        group = _HandlerGroup(self, handler)
+        self._handlers.append(group)
+        if self._opened:
+            self._spawn(lambda: self._retry_loop(group))
         return handler
 
-    def events(self) -> Subscription:
-        """Every event delivered from now on (subscribed at once), until closed.
+    def events(self, group: str = "default") -> Subscription:
+        """The stored events, read as consumer group ``group``, until closed.
 
-        A consumer that falls ``queue_size`` events behind loses the newest ones,
-        counted as ``dropped``, rather than growing without bound.
+        A consumer that falls behind leaves events in the store (memory bounded by
+        the store's bounds; webhooks get 503 when it is full), never dropped.
+        Iterate it on any loop: the store's own loop does the reading.
         """
-        return Subscription(self)
+        return Subscription(self, group)
+
+    async def open(self) -> Store:
+        """Open the store (a corrupt or unwritable one raises here) and start the handlers' retry loops."""
+        if self._opened:
+            return self.store
+        if self._open_lock is None:
+            self._open_lock = asyncio.Lock()
+        async with self._open_lock:
+            if not self._opened:
+                if self._owns_store:
+                    await self.store.open()
+                self._owner = asyncio.get_running_loop()
+                self._opened = True
+                # Every group exists before the first event is appended (a store frees an event
+                # once the groups that existed at its append acknowledged it).
+                for reader in [*self._subscriptions, *self._handlers]:
+                    await reader.run_with(self.store)
+                for group in self._handlers:
+                    self._tasks.append(asyncio.ensure_future(self._retry_loop(group)))
+        return self.store
+
+    async def aclose(self) -> None:
+        """Stop the handlers' loops and close a store the receiver opened."""
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        opened, self._opened = self._opened, False
+        self._owner = None
+        if self._owns_store and opened:
+            await self.store.aclose()
+
+    async def _retry_loop(self, group: _HandlerGroup) -> None:
+        """Picks up what no request drove: retries after their delay, events pending from before a restart."""
+        while True:
+            try:
+                await group.run_once()
+            except StoreError as exc:
+                log.warning("webhook handler %s cannot read the store: %s", group.group, exc)
+            await asyncio.sleep(self.poll)
+
+    # One loop for the store.
+
+    async def _on_owner(self, make: Callable[[], Awaitable[T]]) -> T:
+        """``make()`` awaited on the loop that opened the store (here, when that is this loop)."""
+        owner = self._owner
+        try:
+            here: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if owner is None or owner is here:
+            return await make()
+        if owner.is_closed() or not owner.is_running():
+            raise EventkitError("the webhook receiver's event loop has stopped: open it again on a running loop")
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(_awaited(make), owner))
+
+    def _spawn(self, make: Callable[[], Awaitable[None]]) -> None:
+        """Start a background task on the store's loop, from that loop or any other thread."""
+        owner = self._owner
+        try:
+            here: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if owner is None or owner is here:
+            self._tasks.append(asyncio.ensure_future(make()))
+        elif owner.is_running():
+            owner.call_soon_threadsafe(lambda: self._tasks.append(asyncio.ensure_future(make())))
 
     # The work, independent of ASGI so other frameworks can call it.
 
     async def handle(self, provider: str, headers: Headers, body: bytes) -> tuple[int, dict[str, Any]]:
-        """Verify, decode, dedupe and deliver one call; the status and JSON body to answer.
+        """Verify, decode and store one call (dedupe in the same append); the status and JSON body to answer.
 
         The route for async views (FastAPI, Django async views, Quart): the
         framework has read the body, so its limits apply, not ``max_body_bytes``
         or ``body_timeout``. Header names may come in any case (Django's and
         Flask's ``request.headers`` are Title-Case); they are lower-cased here,
-        once, for every codec. Answer with the status and JSON body returned.
+        once, for every codec. A 503 body carries ``retry_after`` (seconds), which
+        the ASGI app also sends as ``Retry-After``.
         """
         headers = lower_headers(headers)
+        return await self._on_owner(lambda: self._handle(provider, headers, body))
+
+    async def _handle(self, provider: str, headers: Mapping[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
         codec = self._codecs.get(provider)
         if codec is None:
             self.stats.incr("not_found")
@@ -293,29 +494,69 @@ class WebhookReceiver:
             self.stats.incr("errors")
             log.exception("webhook codec for %s failed", provider)
             return 500, {"error": "internal error"}
-        if delivery.dedupe_key is not None and not self._seen.add(f"{provider}\0{delivery.dedupe_key}"):
+        if not delivery.events:
+            self.stats.incr("accepted")
+            return 200, {"received": 0}
+        try:
+            store = await self.open()
+            stored = await store.append(records(provider, delivery.events, delivery.dedupe_key))
+        except StoreUnavailableError as exc:
+            self.stats.incr("store_full" if isinstance(exc, StoreFullError) else "store_unavailable")
+            _refusals.warning(f"503:{provider}", "webhook for %s answered 503: %s", provider, exc.message)
+            return 503, {
+                "error": "store full" if isinstance(exc, StoreFullError) else "store unavailable",
+                "retry_after": self.retry_after,
+            }
+        except StoreError as exc:
+            self.stats.incr("store_unavailable")
+            log.error("webhook for %s answered 503: the store cannot be used: %s", provider, exc.message)
+            return 503, {"error": "store unavailable", "retry_after": self.retry_after}
+        kept = sum(stored)
+        if kept == 0:
             self.stats.incr("duplicates")
             return 200, {"duplicate": True}
         self.stats.incr("accepted")
-        for event in delivery.events:
-            await self._deliver(event)
-        return 200, {"received": len(delivery.events)}
+        self.stats.incr("events", kept)
+        self.stats.incr("received", kept)
+        self._wake.set()
+        await self._drive()
+        return 200, {"received": kept}
+
+    async def _drive(self) -> None:
+        """Let in-process handlers and subscriptions take the new events before the answer (bounded)."""
+        readers: list[_Reader] = [*self._subscriptions, *self._handlers]
+        if not readers:
+            return
+        task = asyncio.ensure_future(asyncio.gather(*(r.run_once() for r in readers), return_exceptions=True))
+        done, _ = await asyncio.wait({task}, timeout=self.handler_wait)
+        if task in done:
+            for outcome in task.result():
+                if isinstance(outcome, Exception):
+                    log.warning("webhook consumers could not read the store: %s", outcome)
 
     def handle_sync(self, provider: str, headers: Headers, body: bytes) -> tuple[int, dict[str, Any]]:
         """:meth:`handle` for sync code: Django and Flask views, any WSGI app.
 
-        Runs :meth:`handle` on the receiver's own event loop, in one daemon thread
-        started at the first call and stopped by :meth:`close`: WSGI worker threads
-        may call it at once, while the same receiver also serves as an ASGI app or
-        through :meth:`handle` elsewhere, and no loop is created per request (as
+        Runs on the loop that holds the receiver's store: the ASGI server's or a
+        consumer's when one opened it, else the receiver's own loop, in one daemon
+        thread started at the first call and stopped by :meth:`close`. WSGI worker
+        threads may call it at once, and no loop is created per request (as
         ``asyncio.run`` would, which also cannot run inside a running loop).
-        Handlers registered with :meth:`on` run on that loop for these calls;
-        :meth:`events` consumers get the events on their own loop.
         """
-        background = self._background()
-        if threading.current_thread() is background.thread:
-            raise EventkitError("handle_sync() called from the receiver's own loop (a handler?): await handle()")
-        return background.run(self.handle(provider, headers, body))
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise EventkitError(
+                "handle_sync() called from a running event loop (the receiver's own loop, a handler?): await handle()"
+            )
+        headers = lower_headers(headers)
+        owner = self._owner
+        if owner is not None and owner.is_running():
+            call = asyncio.run_coroutine_threadsafe(self._handle(provider, headers, body), owner)
+            return call.result()
+        return self._background().run(self._handle(provider, headers, body))
 
     def _background(self) -> BackgroundLoop:
         with self._loop_lock:
@@ -333,23 +574,9 @@ class WebhookReceiver:
         with self._loop_lock:
             background, self._loop = self._loop, None
         if background is not None:
+            if self._owner is not None and self._owner is background.loop:
+                background.run(self.aclose())
             background.close()
-
-    async def _deliver(self, event: Event) -> None:
-        self.stats.incr("events")
-        for queue in self._queues:
-            try:
-                queue.put_nowait(event)
-            except asyncio.QueueFull:
-                self.stats.incr("dropped")
-        for handler in self._handlers:
-            try:
-                result = handler(event)
-                if inspect.isawaitable(result):
-                    await result
-            except Exception:
-                self.stats.incr("handler_errors")
-                log.exception("webhook handler %r failed", handler)
 
     # Operations: health, readiness, draining.
 
@@ -362,7 +589,10 @@ class WebhookReceiver:
         if self._draining:
             return False, ["shutting down"]
         reasons: list[str] = []
-        for check in list(self.readiness):
+        checks = list(self.readiness)
+        if self._opened:
+            checks.insert(0, self.store.ping)  # writable, and under its bounds
+        for check in checks:
             name = getattr(check, "__qualname__", None) or repr(check)
             try:
                 result = await wait_within(check(), self.readiness_timeout)
@@ -398,8 +628,14 @@ class WebhookReceiver:
             while True:
                 message = await receive()
                 if message["type"] == "lifespan.startup":
+                    try:
+                        await self.open()
+                    except StoreError as exc:
+                        await send({"type": "lifespan.startup.failed", "message": exc.message})
+                        return
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
+                    await self.aclose()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
         if scope["type"] != "http":
@@ -472,7 +708,9 @@ class WebhookReceiver:
                 await self._too_slow(send, name)
                 return
             status, payload = await self.handle(name, headers, bytes(body))
-            await answer_json(send, status, payload)
+            retry_after = payload.get("retry_after") if status == 503 else None
+            extra = [(b"retry-after", str(retry_after).encode())] if retry_after is not None else []
+            await answer_json(send, status, payload, headers=extra)
         finally:
             self._buffered -= held
 
@@ -538,19 +776,26 @@ class WebhookReceiver:
 
 
 async def listen_via_webhooks(provider: Provider, context: ListenContext) -> AsyncIterator[Event]:
-    """Serve a receiver for one provider and yield what it delivers.
+    """Serve a receiver for one provider; it stores what it verifies into the listen store.
 
     Options: ``receiver`` (an existing :class:`WebhookReceiver` to read from
     instead of serving one), ``host`` (default 127.0.0.1), ``port`` (default
     8080; 0 picks a free one), ``on_ready`` (called with the webhook URL),
     ``stop`` (an :class:`asyncio.Event`: once set, the server drains and the
-    iterator ends after yielding what was acknowledged meanwhile),
-    ``max_body_bytes``, ``body_timeout``, ``max_buffered_bytes`` and ``readiness``
-    (the receiver's), ``header_timeout``, ``keep_alive`` and ``max_connections``
-    (the server's, see :class:`~eventkit._serve.ServerLimits`). The server also
-    answers ``GET /healthz`` and ``GET /readyz``, and drains for the
-    ``shutdown_timeout`` setting when the listener stops.
+    listener ends; what was acknowledged meanwhile is in the store, so the
+    consumer still gets it), ``max_body_bytes``, ``body_timeout``,
+    ``max_buffered_bytes`` and ``readiness`` (the receiver's), ``header_timeout``,
+    ``keep_alive`` and ``max_connections`` (the server's, see
+    :class:`~eventkit._serve.ServerLimits`). The server also answers
+    ``GET /healthz`` and ``GET /readyz``, and drains for the ``shutdown_timeout``
+    setting when the listener stops.
+
+    With a store sink (every ``listen()``), the receiver appends to that store and
+    this iterator yields nothing: the consumer reads the store. Otherwise the
+    receiver's subscription is yielded.
     """
+    from ._delivery import StoreSink
+
     options = dict(context.options)
     receiver = options.pop("receiver", None)
     if receiver is not None:
@@ -583,39 +828,38 @@ async def listen_via_webhooks(provider: Provider, context: ListenContext) -> Asy
         raise SettingsError(f"unknown listen options {sorted(options)} for webhooks", provider=provider.name)
     shutdown_timeout = getattr(context.transport, "shutdown_timeout", None) or ServerLimits.shutdown_timeout
     limits = ServerLimits(shutdown_timeout=shutdown_timeout, **limit_options)
-    receiver = WebhookReceiver([provider], **receiver_options)
+    sink = context.sink
+    store: Store | str = sink.store if isinstance(sink, StoreSink) and sink.store is not None else "memory://"
+    receiver = WebhookReceiver([provider], store=store, **receiver_options)
     receiver.stats = context.stats
-    subscription = receiver.events()
+    await receiver.open()
     try:
+        subscription = None if isinstance(sink, StoreSink) else receiver.events()
         async with serve(receiver, host, port, limits=limits) as (_server, bound):
             url = f"http://{host if ':' not in host else f'[{host}]'}:{bound}{receiver.prefix}/{provider.name}"
             log.info("listening for %s webhooks on %s", provider.name, url)
             if on_ready is not None:
                 on_ready(url)
-            while stop is None or not stop.is_set():
-                event = await _next(subscription, stop)
-                if event is None:
-                    break
-                yield event
-        # Drained: what was acknowledged during the drain is still handed over.
-        while not subscription.queue.empty():
-            yield subscription.queue.get_nowait()
+            if subscription is None:
+                # Serve until stopped (or cancelled); the consumer reads the store.
+                await (stop.wait() if stop is not None else asyncio.Event().wait())
+            else:
+                try:
+                    async for event in subscription:
+                        yield event
+                        if stop is not None and stop.is_set():
+                            break
+                finally:
+                    subscription.close()
     finally:
-        subscription.close()
+        await receiver.aclose()
 
 
-async def _next(subscription: Subscription, stop: asyncio.Event | None) -> Event | None:
-    """The next delivered event, or ``None`` once ``stop`` is set."""
-    if stop is None:
-        return await subscription.queue.get()
-    getting = asyncio.ensure_future(subscription.queue.get())
-    stopping = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({getting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopping.cancel()
-        if not getting.done():
-            getting.cancel()
-    if getting.done() and not getting.cancelled():
-        return getting.result()
-    return None
+def _seconds(value: float) -> str:
+    """A duration for a store URL parameter."""
+    return f"{max(0, math.ceil(value * 1000))}ms"
+
+
+async def _awaited(make: Callable[[], Awaitable[T]]) -> T:
+    """``make()`` awaited, as a coroutine ``run_coroutine_threadsafe`` takes."""
+    return await make()

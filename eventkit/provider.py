@@ -72,6 +72,7 @@ from ._errors import (
 )
 from ._event import Event, parse_time
 from ._json import JSON, JSONObject, compact, compact_bytes, copy_json, json_problems, parse_object
+from ._listening import Backoff, Connected, Reconnector, Sink, sink_only
 from ._logging import Throttle
 from ._provider import AsyncSender, ListenContext, Provider, SyncSender
 from ._results import RateLimit, Receipt, SendResult
@@ -94,6 +95,11 @@ from ._targets import (
 from ._wiring import async_http_sender, http_sender
 
 __all__ = [
+    "sink_only",
+    "Sink",
+    "Reconnector",
+    "Connected",
+    "Backoff",
     # The contract
     "AsyncSender",
     "Throttle",

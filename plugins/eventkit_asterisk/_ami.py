@@ -15,7 +15,8 @@ import itertools
 import logging
 import secrets
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Union
 
 from eventkit.provider import (
     AuthenticationError,
@@ -35,7 +36,8 @@ from ._wire import BANNER_PREFIX, PROVIDER
 
 log = logging.getLogger("eventkit.asterisk")
 
-EventCallback = Callable[[AmiFrame], None]
+EventCallback = Callable[[AmiFrame], Union[Awaitable[None], None]]
+"""Called for each event frame; an awaitable it returns is awaited before the next frame is read (backpressure)."""
 
 
 _DRAIN_ABOVE = 1 << 16
@@ -214,7 +216,9 @@ class AmiConnection:
                         break
                     self._banner_seen.set_result(self._parser.banner)
                 for frame in frames:
-                    self._dispatch(frame)
+                    handed = self._dispatch(frame)
+                    if handed is not None:
+                        await handed
         except (OSError, asyncio.IncompleteReadError, ssl.SSLError) as exc:
             reason = UnavailableError(f"AMI connection lost: {type(exc).__name__}", provider=PROVIDER)
         except asyncio.CancelledError:
@@ -256,23 +260,24 @@ class AmiConnection:
             if not future.done():
                 future.set_exception(_Lost())
 
-    def _dispatch(self, frame: AmiFrame | MalformedFrame) -> None:
+    def _dispatch(self, frame: AmiFrame | MalformedFrame) -> Awaitable[None] | None:
         if isinstance(frame, MalformedFrame):
             self.stats.incr("dropped_frames")
             log.debug("dropped a malformed AMI frame: %s", frame.reason)
-            return
+            return None
         kind = frame.kind
         if kind == "event":
             if self.on_event is not None:
-                self.on_event(frame)
-            return
+                return self.on_event(frame)
+            return None
         if kind == "response":
             action_id = frame.get("ActionID")
             future = self._pending.get(action_id) if action_id is not None else None
             if future is not None and not future.done():
                 future.set_result(frame)
-                return
+                return None
         self.stats.incr("dropped_frames")
+        return None
 
     async def _ping_loop(self) -> None:
         """Keep-alive that also detects a half-open TCP connection (a ping without an answer)."""

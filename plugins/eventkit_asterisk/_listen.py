@@ -1,37 +1,39 @@
 """Listeners: an AMI session with events on (``via="tcp"``) and the ARI event
-websocket (``via="websocket"``), both behind one reconnect loop.
+websocket (``via="websocket"``), each run by the core's reconnect loop.
 
 Asterisk keeps no replay buffer (``main/manager.c`` queues events only for
 sessions connected at the time): events that happen while
-a listener is disconnected are lost, so the loop reconnects at once after a
-drop and backs off only when connecting fails. Events received before a drop
-are queued ahead of the drop marker, so none are lost on our side. Wrong
-credentials end the listener with the typed error: retrying cannot fix them.
+a listener is disconnected are lost, so the core loop reconnects at once after a
+drop and backs off only when connecting fails. Every decoded event is handed to
+the listen context's sink and awaited before the next frame is read, so a full
+store stops the reading (backpressure). Wrong credentials end the listener with
+the typed error: retrying cannot fix them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import logging
-import random
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
 from eventkit.provider import (
     AuthenticationError,
     ConfigurationError,
+    Connected,
     Event,
     EventkitError,
     ListenContext,
     MissingCredentialsError,
     PermissionDeniedError,
-    Throttle,
+    Reconnector,
     UnavailableError,
     ValidationError,
+    sink_only,
 )
 
 from ._ami import AmiConnection
@@ -45,78 +47,9 @@ if TYPE_CHECKING:
     from . import AsteriskProvider
 
 log = logging.getLogger("eventkit.asterisk")
-_warnings = Throttle(log, interval=30.0)
 """Failed connections and reconnects are WARNING, as for every provider; one line per 30 s per kind."""
 
-Put = Callable[[Event], None]
-Session = tuple["asyncio.Future[Any]", Callable[[], Awaitable[None]], str]
-"""(resolves when the session is lost, closes it, the address to report)."""
-Opener = Callable[[Put], Awaitable[Session]]
-
 _FATAL = (AuthenticationError, PermissionDeniedError, ConfigurationError, ValidationError)
-_LOST = object()
-
-
-def _delay(context: ListenContext, failures: int) -> float:
-    policy = context.transport
-    ceiling = min(policy.backoff_max, max(policy.backoff_initial, 0.01) * (2 ** (failures - 1)))
-    return random.uniform(ceiling / 2, ceiling)
-
-
-async def reconnecting(context: ListenContext, open_session: Opener) -> AsyncIterator[Event]:
-    queue: asyncio.Queue[object] = asyncio.Queue()
-    on_ready: Any = context.options.get("on_ready")
-    max_outage: float | None = getattr(context.transport, "max_outage", None)
-    failures = 0
-    sessions = 0
-    attempts = 0
-    outage_since: float | None = None
-    while True:
-        attempts += 1
-        if attempts > 1:
-            context.stats.incr("reconnects")
-        try:
-            lost, close, address = await open_session(queue.put_nowait)
-        except _FATAL:
-            raise
-        except EventkitError as exc:
-            failures += 1
-            context.stats.incr("connect_failures")
-            now = time.monotonic()
-            outage_since = now if outage_since is None else outage_since
-            if max_outage is not None and now - outage_since >= max_outage:
-                raise UnavailableError(
-                    f"asterisk listener gave up: no connection for {max_outage:g}s (max_outage); last: {exc.message}",
-                    provider=PROVIDER,
-                ) from None
-            delay = _delay(context, failures)
-            if max_outage is not None:
-                delay = max(0.0, min(delay, outage_since + max_outage - now))
-            _warnings.warning(
-                "connect", "asterisk listener: cannot connect (%s); retrying in %.1fs", exc.message, delay
-            )
-            await asyncio.sleep(delay)
-            continue
-        failures = 0
-        outage_since = None
-        sessions += 1
-        if sessions > 1:
-            context.stats.incr("resubscribed")
-            _warnings.warning("reconnected", "asterisk listener: reconnected to %s", address)
-        lost.add_done_callback(lambda _: queue.put_nowait(_LOST))
-        if on_ready is not None:
-            on_ready(address)
-        try:
-            while True:
-                item = await queue.get()
-                if item is _LOST:
-                    _warnings.warning("lost", "asterisk listener: connection to %s lost; reconnecting", address)
-                    break
-                assert isinstance(item, Event)
-                context.stats.incr("received")
-                yield item
-        finally:
-            await close()
 
 
 def listen_ami(provider: AsteriskProvider, context: ListenContext) -> AsyncIterator[Event]:
@@ -124,23 +57,29 @@ def listen_ami(provider: AsteriskProvider, context: ListenContext) -> AsyncItera
     if not settings.has_ami:
         raise MissingCredentialsError(f"listening via tcp (AMI) needs {AMI_NEEDS}", provider=PROVIDER)
     names = context.names
+    loop = Reconnector(context, PROVIDER, retry_on=(EventkitError,), fatal=_FATAL, ready_every_session=True)
 
-    async def open_session(put: Put) -> Session:
-        def on_frame(frame: AmiFrame) -> None:
-            try:
-                event = decode_user_event(frame)
-            except Exception:
-                context.stats.incr("dropped_frames")
-                return
-            if event is not None and (names is None or event.name in names):
-                put(event)
+    async def on_frame(frame: AmiFrame) -> None:
+        try:
+            event = decode_user_event(frame)
+        except Exception:
+            loop.dropped("an AMI UserEvent it cannot decode")
+            return
+        if event is not None and (names is None or event.name in names):
+            # AMI events carry no id and are never resent: nothing to deduplicate.
+            await context.sink.accept([event])
 
+    async def session(connected: Connected) -> None:
         conn = AmiConnection(settings, context.transport, context.stats, events=settings.events_mask, on_event=on_frame)
         await conn.open()
         assert conn.lost is not None
-        return conn.lost, conn.close, f"ami://{settings.host}:{settings.ami_port}"
+        try:
+            connected(f"ami://{settings.host}:{settings.ami_port}")
+            raise await conn.lost
+        finally:
+            await conn.close()
 
-    return reconnecting(context, open_session)
+    return sink_only(lambda: loop.run(session))
 
 
 def ari_ws_request(provider: AsteriskProvider, app: str) -> tuple[str, dict[str, str]]:
@@ -168,7 +107,9 @@ def listen_ari(provider: AsteriskProvider, context: ListenContext) -> AsyncItera
     names = context.names
     url, headers = ari_ws_request(provider, str(app))
 
-    async def open_session(put: Put) -> Session:
+    loop = Reconnector(context, PROVIDER, retry_on=(EventkitError,), fatal=_FATAL, ready_every_session=True)
+
+    async def session(connected: Connected) -> None:
         from websockets.asyncio.client import connect
         from websockets.exceptions import InvalidHandshake, InvalidStatus
 
@@ -193,30 +134,29 @@ def listen_ari(provider: AsteriskProvider, context: ListenContext) -> AsyncItera
             raise UnavailableError(
                 f"could not open the ARI websocket: {type(exc).__name__}", provider=PROVIDER
             ) from None
-
-        async def read() -> None:
+        try:
+            connected(f"{settings.ws_url}/ari/events?app={app}")
             try:
                 async for message in ws:
                     try:
                         event = decode_ari_event(json.loads(message), message)
                     except (ValueError, TypeError, RecursionError, EventkitError):
-                        context.stats.incr("dropped_frames")
+                        loop.dropped("an ARI message it cannot decode")
                         continue
                     if event is not None and (names is None or event.name in names):
-                        put(event)
+                        await context.sink.accept([event], dedupe_key=ari_dedupe_key(message))
+            except EventkitError:
+                raise
             except Exception as exc:
-                log.debug("ARI websocket lost: %s", type(exc).__name__)
-
-        task = asyncio.ensure_future(read())
-
-        async def close() -> None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+                raise UnavailableError(f"ARI websocket lost: {type(exc).__name__}", provider=PROVIDER) from None
+            raise UnavailableError("ARI websocket closed", provider=PROVIDER)
+        finally:
             await ws.close()
 
-        return task, close, f"{settings.ws_url}/ari/events?app={app}"
+    return sink_only(lambda: loop.run(session))
 
-    return reconnecting(context, open_session)
+
+def ari_dedupe_key(message: str | bytes) -> str:
+    """ARI events carry no id; the digest of the whole message (its timestamp included) names one delivery."""
+    data = message.encode() if isinstance(message, str) else message
+    return "ari:" + hashlib.sha256(data).hexdigest()

@@ -1,10 +1,12 @@
-"""Listening over RELAY: one websocket, ``signalwire.connect``, ACK everything, reconnect.
+"""Listening over RELAY: one websocket, ``signalwire.connect``, persist then ACK, reconnect.
 
-The loop keeps the promises SignalWire's RELAY guide asks of a client: every
-``signalwire.event`` is ACKed (before it is yielded, so a slow consumer never
-leaves events un-ACKed), ``signalwire.ping`` is answered, ``signalwire.disconnect``
-is answered and followed by a reconnect carrying the session's ``protocol``, and a
-dropped socket is re-dialled with backoff. A frame that is not JSON-RPC is
+The session keeps the promises SignalWire's RELAY guide asks of a client: every
+``signalwire.event`` is ACKed, but only once the listen context's sink holds it
+(a RELAY ACK means "held": an event not ACKed is resent by SignalWire), including
+events that arrive during the handshake, which are held even if the connect then
+answers an error. ``signalwire.ping`` is answered, ``signalwire.disconnect`` is
+answered and followed by a reconnect carrying the session's ``protocol``. The
+core's reconnect loop re-dials a dropped socket. A frame that is not JSON-RPC is
 counted (``dropped_frames``) and dropped; only refused credentials end it.
 """
 
@@ -13,17 +15,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from eventkit.provider import (
     AuthenticationError,
+    Connected,
     Event,
     EventkitError,
     ListenContext,
     PermissionDeniedError,
     ProtocolError,
+    Reconnector,
+    sink_only,
     wait_within,
 )
 
@@ -68,62 +72,36 @@ class RelayListener:
         self.protocol: str | None = None
         self.authorization_state: str | None = None
         self.identity: str | None = None
-        self._ready_called = False
+        self.loop: Reconnector
 
-    def _backoff(self, failures: int) -> float:
-        policy = self.context.transport
-        ceiling: float = min(policy.backoff_max, policy.backoff_initial * (2 ** max(0, failures - 1)))
-        return ceiling * random.uniform(0.5, 1.0)
-
-    async def events(self) -> AsyncIterator[Event]:
-        from websockets.asyncio.client import connect
+    def events(self) -> AsyncIterator[Event]:
         from websockets.exceptions import InvalidHandshake, WebSocketException
 
-        failures = 0
-        sessions = 0
-        while True:
-            connected = False
-            try:
-                async with connect(
-                    self.url,
-                    max_size=MAX_FRAME_BYTES,
-                    open_timeout=self.context.transport.connect_timeout or self.context.transport.timeout,
-                    ping_interval=20,
-                    close_timeout=2,
-                ) as ws:
-                    pending = await self._handshake(ws)
-                    failures = 0
-                    connected = True
-                    sessions += 1
-                    if sessions > 1:
-                        self.stats.incr("resubscribed")
-                    if not self._ready_called and self.on_ready is not None:
-                        self._ready_called = True
-                        self.on_ready(self.url)
-                    for event in pending:
-                        yield event
-                    async for message in ws:
-                        for event in await self._handle(ws, message):
-                            yield event
-            except _Restart:
-                self.stats.incr("reconnects")
-                log.info("RELAY asked for a reconnect; resuming protocol")
-                continue
-            except (AuthenticationError, PermissionDeniedError):
-                raise
-            except (OSError, asyncio.TimeoutError, WebSocketException, InvalidHandshake, EventkitError) as exc:
-                failures += 1
-                self.stats.incr("reconnects")
-                if not connected:
-                    self.stats.incr("connect_failures")
-                log.info("RELAY connection lost (%s); reconnecting", type(exc).__name__)
-            else:
-                # The server closed the socket cleanly: reconnect like any drop.
-                failures += 1
-                self.stats.incr("reconnects")
-            await asyncio.sleep(self._backoff(failures))
+        loop = Reconnector(
+            self.context,
+            PROVIDER,
+            retry_on=(_Restart, OSError, asyncio.TimeoutError, WebSocketException, InvalidHandshake, EventkitError),
+            on_ready=self.on_ready,
+        )
+        self.loop = loop
+        return sink_only(lambda: loop.run(self._session))
 
-    async def _handshake(self, ws: Any) -> list[Event]:
+    async def _session(self, connected: Connected) -> None:
+        from websockets.asyncio.client import connect
+
+        async with connect(
+            self.url,
+            max_size=MAX_FRAME_BYTES,
+            open_timeout=self.context.transport.connect_timeout or self.context.transport.timeout,
+            ping_interval=20,
+            close_timeout=2,
+        ) as ws:
+            await self._handshake(ws)
+            connected(self.url)
+            async for message in ws:
+                await self._handle(ws, message)
+
+    async def _handshake(self, ws: Any) -> None:
         """Send ``signalwire.connect`` and wait for its answer, serving other frames meanwhile."""
         carried_protocol = self.protocol
         frame = connect_request(
@@ -133,7 +111,6 @@ class RelayListener:
             authorization_state=self.authorization_state,
         )
         await ws.send(json.dumps(frame))
-        pending: list[Event] = []
         timeout = self.context.transport.timeout
         while True:
             message = await wait_within(ws.recv(), timeout)
@@ -141,7 +118,7 @@ class RelayListener:
             if parsed is None:
                 continue
             if parsed.is_request:
-                pending.extend(await self._serve(ws, parsed))
+                await self._serve(ws, parsed)
                 continue
             if parsed.id != frame["id"]:
                 continue
@@ -160,39 +137,40 @@ class RelayListener:
             if isinstance(identity, str):
                 self.identity = identity
             self.stats.incr("relay_connects")
-            return pending
+            return
 
     def _parse(self, message: str | bytes) -> Frame | None:
         try:
             return parse_frame(message)
         except ProtocolError as exc:
-            self.stats.incr("dropped_frames")
-            log.info("dropped a RELAY frame: %s", exc.message)
+            self.loop.dropped("a RELAY frame", exc.message)
             return None
 
-    async def _handle(self, ws: Any, message: str | bytes) -> list[Event]:
+    async def _handle(self, ws: Any, message: str | bytes) -> None:
         parsed = self._parse(message)
-        if parsed is None or not parsed.is_request:
-            return []
-        return await self._serve(ws, parsed)
+        if parsed is not None and parsed.is_request:
+            await self._serve(ws, parsed)
 
-    async def _serve(self, ws: Any, frame: Frame) -> list[Event]:
-        """Answer one server request; the user events it carries, already ACKed."""
+    async def _serve(self, ws: Any, frame: Frame) -> None:
+        """Answer one server request; a user event is handed to the sink before its ACK."""
         method = frame.method
         if method == "signalwire.event":
+            events = self._event(frame)
+            if events:
+                key = f"relay:{frame.id}" if frame.id is not None else None
+                await self.context.sink.accept(events, dedupe_key=key)
             await ws.send(json.dumps(ack(frame.id)))
-            return self._event(frame)
+            return
         if method == "signalwire.ping":
             await ws.send(json.dumps(ack(frame.id)))
             self.stats.incr("pings")
-            return []
+            return
         if method == "signalwire.disconnect":
             await ws.send(json.dumps(ack(frame.id)))
             raise _Restart()
         if frame.id is not None:
             await ws.send(json.dumps(method_not_found(frame.id, str(method))))
         self.stats.incr("ignored_requests")
-        return []
 
     def _event(self, frame: Frame) -> list[Event]:
         params = frame.params
@@ -208,10 +186,8 @@ class RelayListener:
         try:
             event = decode_user_event(params, self.settings.name_key, raw=frame.raw, frame_id=frame.id)
         except EventkitError as exc:
-            self.stats.incr("dropped_frames")
-            log.info("dropped a RELAY user event: %s", exc.message)
+            self.loop.dropped("a RELAY user event", exc.message)
             return []
-        self.stats.incr("received")
         return [event]
 
 

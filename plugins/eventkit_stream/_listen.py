@@ -5,8 +5,10 @@ Stream's docs tell: ``connectUser`` "should never be used server-side",
 https://getstream.io/chat/docs/init_and_users/?language=js), so the listener connects as ``listen_user`` with a user
 token, waits for the first ``health.check`` (it carries the connection id), watches
 each channel asked for over REST with that connection id, then yields custom events.
-Any drop, silence longer than ``health_timeout``, or 5xx reconnects with backoff and
-watches again; refused credentials end the listener with a typed error.
+Any drop, silence longer than ``health_timeout``, or 5xx reconnects (the core's
+loop, with ``reconnect_initial``/``reconnect_max`` as its backoff) and watches
+again; refused credentials end the listener with a typed error. Each custom event
+is handed to the listen context's sink before the next frame is read.
 """
 
 from __future__ import annotations
@@ -14,20 +16,23 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 from urllib.parse import urlencode
 
 from eventkit.provider import (
+    Backoff,
+    Connected,
     Event,
     EventkitError,
     HttpResponse,
     ListenContext,
     ProtocolError,
+    Reconnector,
     SettingsError,
     join_url,
     json_body,
     segment,
+    sink_only,
     wait_within,
 )
 
@@ -124,32 +129,26 @@ class WebsocketListener:
         self.stats = context.stats
         self.user, self.watch = _options(settings, options)
         self.token = user_token(settings.secret, self.user)
-        self.ready = False
-        self.healthy = False
-        """The current session got as far as watching its channels."""
+        self.loop: Reconnector
 
-    async def events(self) -> AsyncIterator[Event]:
+    def events(self) -> AsyncIterator[Event]:
+        self.loop = Reconnector(
+            self.context,
+            PROVIDER,
+            retry_on=(_Retry,),
+            backoff=Backoff(self.settings.reconnect_initial, self.settings.reconnect_max),
+            on_ready=self.on_ready,
+        )
+        return sink_only(self._run)
+
+    async def _run(self) -> None:
         import httpx
 
-        delay = self.settings.reconnect_initial
         transport = self.context.transport
         async with httpx.AsyncClient(timeout=transport.timeout, verify=transport.verify) as http:
-            while True:
-                self.healthy = False
-                try:
-                    async for event in self._session(http):
-                        yield event
-                except _Retry as exc:
-                    log.info("stream websocket for %s: %s; reconnecting", self.user, exc)
-                if not self.healthy:
-                    self.stats.incr("connect_failures")
-                if self.healthy:
-                    delay = self.settings.reconnect_initial
-                self.stats.incr("reconnects")
-                await asyncio.sleep(random.uniform(delay / 2, delay))
-                delay = min(self.settings.reconnect_max, max(delay * 2, 0.05))
+            await self.loop.run(lambda connected: self._session(http, connected))
 
-    async def _session(self, http: httpx.AsyncClient) -> AsyncIterator[Event]:
+    async def _session(self, http: httpx.AsyncClient, connected: Connected) -> None:
         import httpx
         from websockets.asyncio.client import connect
         from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
@@ -169,13 +168,7 @@ class WebsocketListener:
                 connection_id = await self._handshake(ws, timeout)
                 for cid in self.watch:
                     await self._watch(http, connection_id, cid)
-                self.healthy = True
-                if not self.ready:
-                    self.ready = True
-                    if self.on_ready is not None:
-                        self.on_ready(f"stream:user:{self.user}")
-                else:
-                    self.stats.incr("resubscribed")
+                connected(f"stream:user:{self.user}")
                 pinger = asyncio.ensure_future(self._ping(ws, f"{self.user}--{connection_id}"))
                 try:
                     while True:
@@ -185,8 +178,8 @@ class WebsocketListener:
                             raise _Retry(f"no frame for {self.settings.health_timeout}s") from None
                         event = self._frame(raw)
                         if event is not None:
-                            self.stats.incr("received")
-                            yield event
+                            # Websocket frames are never resent: no dedupe key.
+                            await self.context.sink.accept([event])
                 finally:
                     pinger.cancel()
         except InvalidStatus as exc:
@@ -252,7 +245,7 @@ class WebsocketListener:
         try:
             event = decode_frame(raw, source=f"stream:ws:{self.user}", user=self.user)
         except EventkitError:
-            self.stats.incr("dropped_frames")
+            self.loop.dropped("a websocket frame it cannot decode")
             return None
         if event is None:
             return None

@@ -1,4 +1,4 @@
-"""The ``eventkit`` command line: providers, send, listen, check, demo, conformance.
+"""The ``eventkit`` command line: providers, send, listen, check, demo, conformance, outbox, dead-letters.
 
 Every failure is one line on stderr and a non-zero exit code: 2 for bad input
 (usage, settings, validation), 1 for a failed send or listen.
@@ -67,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", metavar="JSON", help="a JSON object (default {})")
     p.add_argument("--sender", metavar="ID")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings")
+    p.add_argument("--store", metavar="URL", help="store URL (with --outbox: where the event waits)")
+    p.add_argument("--outbox", action="store_true", help="store the event first, try once, exit 0 if it must wait")
 
     p = sub.add_parser("listen", help="print one JSON line per received event")
     p.add_argument("provider", metavar="PROVIDER_OR_URL")
@@ -76,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8080, help="webhook server port (default 8080)")
     p.add_argument("--count", type=int, help="stop after this many events")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings")
+    p.add_argument("--store", metavar="URL", help="store URL: a restarted listen with the same store resumes")
+    p.add_argument("--group", default="default", help="consumer group (default 'default')")
+    p.add_argument("--consumer", metavar="NAME", help="consumer name (default: the host name)")
 
     p = sub.add_parser("check", help="which providers accept this event at this target, and why not")
     p.add_argument("--to", required=True, metavar="TARGET")
@@ -104,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="the plugin's conformance Harness (default for built-ins: eventkit's own sandbox)",
     )
     p.epilog = "Arguments after -- go to pytest as they are, e.g. eventkit conformance acme -- -x -k round_trip"
+
+    from ._cli_store import add_arguments
+
+    add_arguments(sub)
     return parser
 
 
@@ -162,6 +171,14 @@ def cmd_send(args: argparse.Namespace, out: TextIO) -> int:
 
     data = _data(args.data)
     settings = _settings(args.settings)
+    if args.outbox:
+        if not args.store:
+            raise _UsageError("eventkit send: --outbox needs --store URL (a durable store)")
+        from ._cli_store import send_through_outbox
+
+        return send_through_outbox(args, data, settings, out)
+    if args.store:
+        settings["store"] = args.store
     with connect(args.provider, **settings) as kit:
         ev = kit.make_event(args.name, data, to=args.to, sender=args.sender)
         kit.prepare(ev)
@@ -178,6 +195,8 @@ def cmd_listen(args: argparse.Namespace, out: TextIO) -> int:
     from ._json import has_surrogate
 
     settings = _settings(args.settings)
+    if args.store:
+        settings["store"] = args.store
 
     async def run() -> None:
         async with connect_async(args.provider, **settings) as kit:
@@ -188,7 +207,12 @@ def cmd_listen(args: argparse.Namespace, out: TextIO) -> int:
             }
             if via is ListenMode.WEBHOOK:
                 options.update(host=args.host, port=args.port)
+            options.update(group=args.group)
+            if args.consumer:
+                options.update(consumer=args.consumer)
             seen = 0
+            # A line printed and flushed counts as handled: the event is acknowledged when the
+            # next one is asked for, or right after the flush for the last one (--count).
             async for event in kit.listen(args.names, via=via, **options):
                 line = json.dumps(event.to_dict(), ensure_ascii=False, default=str)
                 if has_surrogate(line):  # a peer's "\\ud800" escape: printable only escaped
@@ -197,6 +221,8 @@ def cmd_listen(args: argparse.Namespace, out: TextIO) -> int:
                 out.flush()
                 seen += 1
                 if args.count is not None and seen >= args.count:
+                    if event.delivery is not None:
+                        await event.delivery.ack()
                     return
 
     try:
@@ -239,6 +265,18 @@ def cmd_conformance(args: argparse.Namespace, out: TextIO) -> int:
     return run_conformance(args.provider, args.harness, list(args.pytest_args))
 
 
+def cmd_outbox(args: argparse.Namespace, out: TextIO) -> int:
+    from ._cli_store import cmd_outbox as run
+
+    return run(args, out, _settings(args.settings))
+
+
+def cmd_dead_letters(args: argparse.Namespace, out: TextIO) -> int:
+    from ._cli_store import cmd_dead_letters as run
+
+    return run(args, out)
+
+
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse; for ``conformance``, everything after ``--`` is pytest's."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -273,6 +311,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             "check": cmd_check,
             "demo": cmd_demo,
             "conformance": cmd_conformance,
+            "outbox": cmd_outbox,
+            "dead-letters": cmd_dead_letters,
         }
         if args.command is None:
             build_parser().print_help(out)

@@ -95,22 +95,32 @@ def _delivery_settings(store: str | None, outbox: bool) -> str:
     return url
 
 
+def _lease(value: float | None) -> float | None:
+    if value is not None and not (isinstance(value, (int, float)) and 0 < value < float("inf")):
+        raise SettingsError(f"outbox_lease must be a positive number of seconds, not {value!r}")
+    return value
+
+
 def connect(
     name_or_url: ProviderRef,
     *,
     environ: Mapping[str, str] | None = None,
     store: str | None = None,
     outbox: bool = False,
+    outbox_lease: float | None = None,
     **settings: Any,
 ) -> Client:
     """A blocking client for one provider: ``connect("stream", api_key=..., api_secret=...)``.
 
     ``store`` (URL, default ``memory://``) holds received events until consumers
     acknowledge them and, with ``outbox=True``, events to send until delivered.
+    ``outbox_lease`` is how long a drainer holds an item it is sending before
+    another drainer may take it over (default: the policy's longest send, at
+    least 30 s): after a crash, pending sends resume once it has passed.
     """
     url = _delivery_settings(store, outbox)
     provider, transport, shown = _open(name_or_url, settings, environ)
-    return Client(provider, transport, shown, store=url, outbox=outbox)
+    return Client(provider, transport, shown, store=url, outbox=outbox, outbox_lease=_lease(outbox_lease))
 
 
 def connect_async(
@@ -119,12 +129,13 @@ def connect_async(
     environ: Mapping[str, str] | None = None,
     store: str | None = None,
     outbox: bool = False,
+    outbox_lease: float | None = None,
     **settings: Any,
 ) -> AsyncClient:
     """An async client; use it with ``async with`` so its connections close. ``store``/``outbox`` as :func:`connect`."""
     url = _delivery_settings(store, outbox)
     provider, transport, shown = _open(name_or_url, settings, environ)
-    return AsyncClient(provider, transport, shown, store=url, outbox=outbox)
+    return AsyncClient(provider, transport, shown, store=url, outbox=outbox, outbox_lease=_lease(outbox_lease))
 
 
 class _Base:
@@ -136,6 +147,7 @@ class _Base:
         *,
         store: str = "memory://",
         outbox: bool = False,
+        outbox_lease: float | None = None,
     ) -> None:
         self.provider = provider
         self.transport = transport
@@ -145,6 +157,7 @@ class _Base:
         self.codec: Codec = provider.codec()
         self.store_url = store
         self.outbox = outbox
+        self.outbox_lease = outbox_lease
         self._store: Store | None = None
         self._store_lock: asyncio.Lock | None = None
         self._outbox: Outbox | None = None
@@ -256,7 +269,7 @@ class _Base:
         if self._outbox is None:
             store = await self._shared_store()
             if self._outbox is None:
-                self._outbox = Outbox(store, self.name, sender, self.transport, self.stats)
+                self._outbox = Outbox(store, self.name, sender, self.transport, self.stats, lease=self.outbox_lease)
         self._outbox.start()
         return self._outbox
 

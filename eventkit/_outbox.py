@@ -52,6 +52,7 @@ class Outbox:
         max_attempts: int = 20,
         batch: int | None = None,
         poll: float = 0.25,
+        lease: float | None = None,
     ) -> None:
         self.store = store
         self.provider = provider
@@ -62,7 +63,7 @@ class Outbox:
         self.max_attempts = max_attempts
         self.batch = batch or max(1, policy.concurrency)
         self.poll = poll
-        self.lease = max(30.0, (policy.timeout + policy.backoff_max) * (policy.max_attempts + 1))
+        self.lease = lease or max(30.0, (policy.timeout + policy.backoff_max) * (policy.max_attempts + 1))
         """Long enough for one send with all its retries; a shorter one would flag live sends as duplicates."""
         self.results: collections.deque[SendResult] = collections.deque(maxlen=10_000)
         """The latest delivery outcomes (``possible_duplicate`` set where an earlier attempt may have landed)."""

@@ -69,7 +69,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 import attrs
 
@@ -210,7 +210,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def ping(self) -> None:
-        """Raise :class:`StoreUnavailableError` unless the store can take a write now (readiness)."""
+        """Raise :class:`StoreUnavailableError` unless the store can take a write now (readiness).
+
+        A store at its ``max_events`` or ``max_bytes`` bound raises :class:`StoreFullError`.
+        """
 
     @abc.abstractmethod
     async def stats(self) -> StoreStats: ...
@@ -327,6 +330,22 @@ def check_read_args(
     _finite("claim_idle", claim_idle)
     if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
         raise StoreSettingsError(f"max_attempts must be an int >= 1, not {max_attempts!r}")
+
+
+def full_inbox(bounds: _HasBounds, events: int, size: int) -> str | None:
+    """Why the inbox cannot take one more event (for :meth:`Store.ping`), or ``None``."""
+    if bounds.max_events and events >= bounds.max_events:
+        return f"holds {events} events, its bound is {bounds.max_events}"
+    if bounds.max_bytes and size >= bounds.max_bytes:
+        return f"holds {size} bytes, its bound is {bounds.max_bytes}"
+    return None
+
+
+class _HasBounds(Protocol):
+    @property
+    def max_events(self) -> int: ...
+    @property
+    def max_bytes(self) -> int: ...
 
 
 def check_delay(name: str, value: float) -> None:

@@ -41,6 +41,7 @@ from ._base import (
     check_optional_time,
     check_read_args,
     format_id,
+    full_inbox,
     parse_id,
 )
 from ._url import Bounds, parse_count, parse_store_url
@@ -203,6 +204,11 @@ class MemoryStore(Store):
 
     async def ping(self) -> None:
         self._check()
+        if self.bounds.retention > 0:
+            self._sweep_retained(time.time())
+        problem = full_inbox(self.bounds, len(self._events), self._bytes)
+        if problem:
+            raise StoreFullError(f"the memory store {problem}")
 
     async def stats(self) -> StoreStats:
         self._check()

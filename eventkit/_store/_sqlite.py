@@ -35,7 +35,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 from urllib.parse import unquote
 
 from .._aio import wait_within
@@ -55,11 +55,10 @@ from ._base import (
     check_optional_time,
     check_read_args,
     format_id,
+    full_inbox,
     parse_id,
 )
 from ._url import Bounds, parse_duration, parse_store_url
-
-T = TypeVar("T")
 
 SCHEMA_VERSION = 1
 _APPLICATION_ID = 0x45564B31  # "EVK1": marks the file as an eventkit store for tools like `file`
@@ -156,12 +155,11 @@ _SWEEP_LIMIT = 5000
 class _Ctx:
     """What one batch's operations share: the time and the running totals (written back once per batch)."""
 
-    __slots__ = ("appended", "bytes", "events", "next_out", "next_seq", "now", "outbox")
+    __slots__ = ("bytes", "events", "next_out", "next_seq", "now", "outbox")
 
     def __init__(self, now: float, row: tuple[int, int, int, int, int]) -> None:
         self.now = now
         self.next_seq, self.events, self.bytes, self.outbox, self.next_out = row
-        self.appended = False
 
     def snapshot(self) -> tuple[int, int, int, int, int]:
         return (self.next_seq, self.events, self.bytes, self.outbox, self.next_out)
@@ -487,7 +485,15 @@ class SqliteStore(Store):
             self._wakeup = asyncio.Event()
 
     async def ping(self) -> None:
-        await self._submit(lambda conn, ctx: conn.execute("SELECT 1").fetchone())
+        def op(conn: sqlite3.Connection, ctx: _Ctx) -> None:
+            # Holding the write lock is the proof that a write could happen now; a full store cannot take one.
+            if full_inbox(self.bounds, ctx.events, ctx.bytes):
+                self._sweep(conn, ctx)
+            problem = full_inbox(self.bounds, ctx.events, ctx.bytes)
+            if problem:
+                raise StoreFullError(f"the SQLite store {problem}")
+
+        await self._submit(op)
 
     async def stats(self) -> StoreStats:
         def op(conn: sqlite3.Connection, ctx: _Ctx) -> StoreStats:

@@ -111,6 +111,15 @@ async def test_byte_bound(make_store: MakeStore) -> None:
     assert (stats.events, stats.bytes) == (1, 60)
 
 
+async def test_ping_reports_a_full_store(make_store: MakeStore) -> None:
+    store = await make_store(max_events=2)
+    await store.append([rec(1)])
+    await store.ping()
+    await store.append([rec(2)])
+    with pytest.raises(StoreFullError):
+        await store.ping()
+
+
 async def test_unacknowledged_events_are_never_deleted_for_room(make_store: MakeStore) -> None:
     store = await make_store(max_events=2)
     await store.append([rec(1), rec(2)])

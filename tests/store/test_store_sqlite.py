@@ -283,3 +283,12 @@ async def test_a_relative_path_is_relative_to_the_working_directory(
 def test_bad_sqlite_urls(url: str) -> None:
     with pytest.raises(StoreSettingsError):
         open_store(url)
+
+
+async def test_a_waiting_read_polls_instead_of_spinning(tmp_path: Path) -> None:
+    async with SqliteStore.from_url(url_of(tmp_path / "poll.db", poll_interval="0.25")) as store:
+        assert isinstance(store, SqliteStore)
+        before = store.commits
+        assert await store.read("g", "c", timeout=0.6) == []
+        # One transaction per poll (about 3 here); a busy loop would run hundreds.
+        assert store.commits - before <= 10

@@ -7,6 +7,7 @@ True
 """
 
 from ._aio import wait_within
+from ._bridge import Bridge, BridgeRecord, BridgeRoute
 from ._capabilities import Capabilities, Limits, ListenMode, PayloadModel, SenderRule, TargetForm
 from ._check import PortabilityReport, ProviderVerdict, check
 from ._client import AsyncClient, Client, connect, connect_async
@@ -110,6 +111,9 @@ __all__ = [
     "Sink",
     "sink_only",
     "Backoff",
+    "Bridge",
+    "BridgeRecord",
+    "BridgeRoute",
     "ListenMode",
     "MissingCredentialsError",
     "NotFoundError",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,8 @@ import pytest
 
 import eventkit
 from eventkit._bridge import BRIDGE_KEY, BridgeRecord, BridgeRoute
-from eventkit.testing.sandbox import VONAGE_CONVERSATION, AmiSandbox, StreamSandbox, VonageSandbox
+from eventkit._cli import main
+from eventkit.testing.sandbox import VONAGE_CONVERSATION, AmiSandbox, AriSandbox, StreamSandbox, VonageSandbox
 
 from .bridge_support import make_bridge, need, until
 
@@ -163,6 +165,12 @@ async def test_flat_string_destination_conversion_is_reported_and_a_refused_even
     assert summary["refused"] == 1 and summary["destinations"]["ami"]["converted"] == 1
     assert summary["destinations"]["ami"]["delivered"] == 1
     assert ami.emulator.user_events_received() == 1  # the refused one never reached the platform
+    # The command line lists the bridge's dead letters like any outbox's.
+    out = io.StringIO()
+    argv = ["outbox", "list", bridge.dead_key, "--store", store_url, "--dead"]
+    assert await asyncio.to_thread(main, argv, out) == 0
+    (listed,) = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert listed["event"]["id"] == refused.source_id and "Response" in listed["error"]
 
 
 async def test_a_bridge_killed_mid_way_and_restarted_loses_nothing_and_flags_its_duplicates(
@@ -320,3 +328,29 @@ async def test_two_bridges_facing_each_other_forward_an_event_once_each_way(
     assert {r.reason for r in there + back if r.status == "skipped"} == {"loop"}
     assert [e["type"] for e in stream.emulator.events] == ["from_stream", "from_vonage"]
     assert [e["type"] for e in vonage_events(vonage)] == ["custom:from_vonage", "custom:from_stream"]
+
+
+async def test_ari_websocket_events_mirrored_into_vonage(vonage: VonageSandbox, store_url: str) -> None:
+    need(AriSandbox)
+    sent = 3
+    records: list[BridgeRecord] = []
+    with AriSandbox() as ari:
+        async with (
+            ari.connect_async(store=store_url) as source,
+            vonage.connect_async() as destination,
+            ari.connect_async() as app,
+        ):
+            route = BridgeRoute(destination, vonage.target, sender=vonage.sender)
+            bridge, ready = make_bridge(ari, source, {"vonage": route}, store_url)
+            async with bridge:
+                task = asyncio.ensure_future(bridge.run(count=sent, on_record=records.append))
+                await eventkit.wait_within(ready.wait(), 10)
+                for n in range(sent):
+                    await app.send("CallQueued", {"n": n, "queue": {"name": "sales"}}, to=ari.target)
+                await eventkit.wait_within(task, 20)
+                assert await bridge.drain(20) == 0
+        assert ari.emulator.post_count() == sent
+    got = vonage_events(vonage)
+    assert [e["body"]["n"] for e in got] == list(range(sent))  # type: ignore[index]
+    assert all(e["body"]["queue"] == {"name": "sales"} for e in got)  # type: ignore[index]
+    assert [r.status for r in records] == ["queued"] * sent

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
 import eventkit
 from eventkit._bridge import Bridge, BridgeRecord, BridgeRoute, convert_payload
+
+from .bridge_support import until
 
 
 def test_strings_mode_turns_scalars_into_text_and_reports_each_change() -> None:
@@ -107,3 +110,47 @@ def test_the_default_id_names_source_and_destinations_and_skips_own_senders(stor
     bridge = Bridge(_memory(), {"ami": BridgeRoute(_ami(), "ami", sender="bridge-bot")}, store=store_url)
     assert bridge.id == "memory>ami" and bridge.group == "bridge:memory>ami"
     assert "bridge-bot" in bridge.skip_senders
+
+
+def test_a_route_goes_through_the_clients_resolver_where_it_has_one(store_url: str) -> None:
+    client = _ami()
+    client.resolve_target = lambda to: {"@pbx": "ami"}[to]  # type: ignore[attr-defined]
+    bridge = Bridge(_memory(), {"ami": BridgeRoute(client, "@pbx")}, store=store_url)
+    assert bridge.destinations["ami"].target == "ami"
+
+
+async def test_in_process_bridge_skips_its_own_sender_and_marked_events(store_url: str) -> None:
+    received: list[eventkit.Event] = []
+    records: list[BridgeRecord] = []
+    async with (
+        eventkit.connect_async("memory", namespace="bridge-src", store=store_url, environ={}) as source,
+        eventkit.connect_async("memory", namespace="bridge-dst", environ={}) as destination,
+        eventkit.connect_async("memory", namespace="bridge-dst", environ={}) as watcher,
+        eventkit.connect_async("memory", namespace="bridge-src", environ={}) as app,
+    ):
+        watching = asyncio.Event()
+
+        async def watch() -> None:
+            async for event in watcher.listen(on_ready=lambda _: watching.set()):
+                received.append(event)
+
+        watch_task = asyncio.ensure_future(watch())
+        await eventkit.wait_within(watching.wait(), 5)
+        ready = asyncio.Event()
+        route = BridgeRoute(destination, "topic:out", sender="bridge-bot", names={"a": "A"})
+        bridge = Bridge(source, {"dst": route}, store=store_url, listen_options={"on_ready": lambda _: ready.set()})
+        async with bridge:
+            task = asyncio.ensure_future(bridge.run(count=3, on_record=records.append))
+            await eventkit.wait_within(ready.wait(), 5)
+            await app.send("a", {"n": 1}, to="topic:in", sender="bridge-bot")  # written as the bridge: skipped
+            await app.send("a", {"n": 2, "eventkit_bridge": "other"}, to="topic:in")  # came from a bridge
+            await app.send("a", {"n": 3}, to="topic:in", sender="someone")
+            await eventkit.wait_within(task, 10)
+            assert await bridge.drain(10) == 0
+        await until(lambda: bool(received), what="the forwarded event")
+        watch_task.cancel()
+    assert [(r.status, r.reason) for r in records] == [("skipped", "sender"), ("skipped", "loop"), ("queued", None)]
+    assert [(e.name, e.data, e.sender) for e in received] == [
+        ("A", {"n": 3, "eventkit_bridge": bridge.id}, "bridge-bot")
+    ]
+    assert bridge.summary()["skipped_sender"] == 1 and bridge.summary()["skipped_loop"] == 1

@@ -179,33 +179,35 @@ async def test_a_bridge_killed_mid_way_and_restarted_loses_nothing_and_flags_its
     sent = 12
     records: list[BridgeRecord] = []
     async with stream.connect_async() as app:
-        # First run: the listener stores every webhook; the bridge is killed after five forwards.
+        # First run: the listener stores every webhook; the bridge forwards five, then dies in the sixth.
         async with stream.connect_async(store=store_url) as source, vonage.connect_async() as destination:
             route = BridgeRoute(destination, vonage.target, sender=vonage.sender)
             bridge, ready = make_bridge(stream, source, {"vonage": route}, store_url, consumer="bridge-host")
             await bridge.start()
-            forwarded = 0
-
-            def count(record: BridgeRecord) -> None:
-                nonlocal forwarded
-                records.append(record)
-                forwarded += 1
-
-            task = asyncio.ensure_future(bridge.run(on_record=count))
+            forwarding = bridge.forward()
+            step = asyncio.ensure_future(forwarding.__anext__())
             await eventkit.wait_within(ready.wait(), 10)
             for n in range(sent):
                 await app.send("tick", {"n": n}, to=stream.target, sender=stream.sender)
             await until(
                 lambda: sum(c.status == 200 for c in stream.emulator.webhook_log) == sent, what="every webhook stored"
             )
-            await until(lambda: forwarded >= 5, what="five forwards")
-            task.cancel()  # killed: whatever it held is neither acknowledged nor finished
-            with pytest.raises(asyncio.CancelledError):
-                await task
+            records.append(await eventkit.wait_within(step, 10))
+            for _ in range(4):
+                records.append(await eventkit.wait_within(forwarding.__anext__(), 10))
+            step = asyncio.ensure_future(forwarding.__anext__())
+            await asyncio.sleep(0.005)  # somewhere inside the sixth event's handling
+            step.cancel()  # killed: whatever it held is neither acknowledged nor finished
+            try:
+                records.append(await step)
+            except (asyncio.CancelledError, StopAsyncIteration):
+                pass
+            await forwarding.aclose()
             # The drainers finish what was queued: a drainer killed mid-send is the outbox's own case
             # (its lease runs out, the item comes back flagged), covered by the delivery tests.
             assert await bridge.drain(20) == 0
             await bridge.aclose()
+        assert len({r.source_id for r in records}) < sent  # the kill came mid-way
         stored = [c for c in stream.emulator.webhook_log if c.status == 200]
         assert len(stored) == sent  # acknowledged to Stream, so held in the store
         # Second run, same store and consumer name: picks up where the first stopped.

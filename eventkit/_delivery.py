@@ -142,12 +142,14 @@ async def consume(
     """
     group = group_name(provider, options.group)
     held: str | None = None
+    finished = False
     while True:
         if held is not None:
             await store.ack(group, [held])
             held = None
         if producer is not None and producer.done():
             producer.result()  # a listener error ends the consumer with it
+            producer, finished = None, True  # it ended: hand out what it stored, then stop
         read = asyncio.ensure_future(
             store.read(
                 group,
@@ -173,6 +175,8 @@ async def consume(
                     pass
                 continue
         deliveries = await read
+        if finished and not deliveries:
+            return
         for delivery in deliveries:
             if delivery.provider != provider:
                 await store.ack(group, [delivery.id])

@@ -135,7 +135,14 @@ class Provider(abc.ABC):
         return None
 
     def listen(self, context: ListenContext) -> AsyncIterator[Event]:
-        """Yield received events until cancelled. Webhook providers get the core receiver."""
+        """Received events until cancelled. Webhook providers get the core receiver.
+
+        A listener hands each event to ``context.sink`` and awaits ``accept`` before
+        it acknowledges the event to the platform or reads the next frame (that is
+        what makes an ACK mean "stored"), and yields nothing; a listener that yields
+        events instead has them handed to the sink by the core, one by one. Socket
+        listeners run their sessions with :class:`eventkit.Reconnector`.
+        """
         if context.via is ListenMode.WEBHOOK and self.webhook_codec() is not None:
             from ._webhooks import listen_via_webhooks
 

@@ -98,7 +98,11 @@ class _HandlerGroup(_Reader):
     def __init__(self, receiver: WebhookReceiver, handler: Handler) -> None:
         name = getattr(handler, "__qualname__", None) or type(handler).__qualname__
         module = getattr(handler, "__module__", None) or ""
-        super().__init__(receiver, f"handler:{module}.{name}")
+        group = f"handler:{module}.{name}"
+        taken = {h.group for h in receiver._handlers}
+        if group in taken:  # two lambdas, or one function registered twice: a group each
+            group = next(f"{group}#{n}" for n in range(2, len(taken) + 3) if f"{group}#{n}" not in taken)
+        super().__init__(receiver, group)
         self.handler = handler
 
     async def take(self, event: Event, entry: str, attempts: int) -> None:
@@ -217,7 +221,7 @@ class WebhookReceiver:
         retry_initial: float = 0.5,
         retry_max: float = 60.0,
         retry_after: int = 2,
-        handler_wait: float = 10.0,
+        handler_wait: float = 2.0,
     ) -> None:
         self.prefix = "/" + prefix.strip("/")
         self.max_body_bytes = max_body_bytes

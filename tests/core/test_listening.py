@@ -107,3 +107,22 @@ async def test_a_yielding_listener_is_pumped_into_the_sink() -> None:
     got = [event.data["n"] async for event in through_sink(source(), ctx)]
     assert got == [0, 1, 2]
     assert ctx.stats["received"] == 3
+
+
+async def test_a_listener_that_ends_ends_listen_after_its_events() -> None:
+    from eventkit._delivery import GroupOptions, StoreSink, consume
+    from eventkit._store import open_store
+
+    store = open_store("memory://")
+    await store.open()
+    sink = StoreSink(store, "demo", Counters())
+
+    async def finite() -> None:
+        for n in range(3):
+            await sink.accept([Event("E", {"n": n})])
+
+    producer = asyncio.ensure_future(finite())
+    source = consume(store, "demo", GroupOptions(consumer="c", poll=0.05), producer=producer)
+    got = [event.data["n"] async for event in source]
+    assert got == [0, 1, 2]
+    await store.aclose()

@@ -25,8 +25,8 @@ def say(obj: Any) -> None:
     sys.stdout.flush()
 
 
-async def receiver(store: str) -> None:
-    """A webhook receiver for Stream and Vonage on its own store; no consumer in this process."""
+async def receiver(store: str, stalled: bool = False) -> None:
+    """A webhook receiver for Stream and Vonage on its own store; ``stalled``: one subscriber that never reads."""
     from vonage_support import settings as vonage_settings
 
     import eventkit
@@ -35,6 +35,8 @@ async def receiver(store: str) -> None:
     stream = eventkit.connect("stream", api_key=STREAM_KEY, api_secret=STREAM_SECRET, environ={}).provider
     vonage = eventkit.connect("vonage", environ={}, **vonage_settings()).provider
     app = eventkit.WebhookReceiver([stream, vonage], store=store, retry_after=1)
+    if stalled:
+        app.events()  # registered with the receiver, never read
     await app.open()
     async with serve(app, "127.0.0.1", 0) as (_server, port):
         say({"port": port})
@@ -87,7 +89,7 @@ async def outbox(store: str, base_url: str, count: int) -> None:
 if __name__ == "__main__":
     role, *rest = sys.argv[1:]
     if role == "receiver":
-        asyncio.run(receiver(rest[0]))
+        asyncio.run(receiver(rest[0], stalled=rest[1:] == ["stalled"]))
     elif role == "consumer":
         asyncio.run(consumer(rest[0], int(rest[1]), rest[2]))
     elif role == "outbox":

@@ -92,8 +92,8 @@ async def stored_events(url: str, group: str = "proof-check") -> list[Any]:
             await store.ack(group, [d.id for d in batch])
 
 
-async def start_receiver(url: str) -> tuple[Proc, str]:
-    proc = Proc("receiver", url)
+async def start_receiver(url: str, *extra: str) -> tuple[Proc, str]:
+    proc = Proc("receiver", url, *extra)
     port = (await proc.line())["port"]
     return proc, f"http://127.0.0.1:{port}/webhooks"
 
@@ -228,7 +228,7 @@ async def test_outbox_sender_killed_mid_5000_a_new_client_drains_all(tmp_path: P
             outbox=True,
             outbox_lease=1.0,
         ) as kit:
-            assert await kit.drain(20) == 0
+            assert await kit.drain(20 + total / 50) == 0
             flagged = {int(r.event.data["n"]) for r in kit.outbox_results if r.possible_duplicate}  # type: ignore[call-overload]
         held = Counter(int(e["n"]) for e in emu.events)
     assert set(held) == set(range(total))
@@ -278,3 +278,36 @@ async def test_a_captured_stream_and_vonage_webhook_replayed_after_a_restart_is_
     assert (r2.status_code, r2.json()) == (200, {"duplicate": True})
     fresh.kill()
     assert len(await stored_events(store_url)) == 2
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="RSS is read from /proc (Linux)")
+async def test_a_stalled_consumer_keeps_the_receiver_memory_flat(tmp_path: Path, receiver_proc: list[Proc]) -> None:
+    """A subscriber that never reads: the store fills, then webhooks get 503; the receiver's RSS stays put."""
+    proc, base = await start_receiver("memory://?max_events=100", "stalled")
+    receiver_proc.append(proc)
+    pad = "x" * 100_000
+    async with httpx.AsyncClient(timeout=5.0) as client:
+
+        async def post(n: int) -> int:
+            body = json.dumps({"type": "big", "n": n, "pad": pad, "user": {"id": "john"}}).encode()
+            signature = hmac.new(STREAM_SECRET.encode(), body, hashlib.sha256).hexdigest()
+            headers = {"x-signature": signature, "x-webhook-id": f"big-{n}", "x-api-key": STREAM_KEY}
+            r = await client.post(f"{base}/stream", content=body, headers=headers)
+            return r.status_code
+
+        first = [await post(n) for n in range(120)]
+        assert first.count(200) == 100 and first.count(503) == 20
+        before = rss_bytes(proc.proc.pid)
+        later: list[int] = []
+        for start in range(120, 420, 20):  # 30 MB more bodies, 20 at a time, all refused
+            later += await asyncio.gather(*(post(n) for n in range(start, start + 20)))
+        after = rss_bytes(proc.proc.pid)
+    assert set(later) == {503}
+    assert after - before < 10 * 2**20, f"RSS grew {(after - before) / 2**20:.1f} MiB under a stalled consumer"

@@ -225,6 +225,8 @@ class Bridge:
         claim_idle: float = 30.0,
         max_attempts: int = 5,
         listen_options: Mapping[str, Any] | None = None,
+        deliver: bool = True,
+        grace: float = 1.0,
     ) -> None:
         if not isinstance(source, AsyncClient):
             raise SettingsError("a bridge's source must be an AsyncClient (eventkit.connect_async(...))")
@@ -258,6 +260,11 @@ class Bridge:
         self.claim_idle = claim_idle
         self.max_attempts = max_attempts
         self.listen_options = dict(listen_options or {})
+        self.deliver = deliver
+        """False: only queue; ``eventkit outbox drain`` (or any client with ``outbox=True``) delivers."""
+        self.grace = grace
+        """Seconds the drainers wait at start unless the first event is handled sooner (see :meth:`start`)."""
+        self._grace_timer: asyncio.TimerHandle | None = None
         self.stats = Counters()
         self.destinations: dict[str, _Destination] = {}
         seen: dict[str, str] = {}
@@ -310,20 +317,46 @@ class Bridge:
     # Lifecycle
 
     async def start(self) -> None:
-        """Open the store (the source client's) and start every destination's outbox drainer."""
+        """Open the store (the source client's) and make each destination's outbox drainer.
+
+        The drainers start once the first source event is handled, or after
+        ``grace`` seconds: a restarted bridge first gets back the event it held at
+        the crash, and finds its copy still in the outbox before a drainer could
+        deliver it (which would make the copy invisible, and the event a flagged
+        duplicate).
+        """
         if self._store is not None:
             return
         self.source.store_url = self.store_url
         store = await self.source._shared_store()
         for dest in self.destinations.values():
             dest.outbox = Outbox(
-                store, dest.provider, dest.client._get_sender(), dest.client.transport, dest.client.stats
+                store,
+                dest.provider,
+                dest.client._get_sender(),
+                dest.client.transport,
+                dest.client.stats,
+                lease=dest.client.outbox_lease,
             )
-            dest.outbox.start()
         self._store = store
+        if self.deliver:
+            self._grace_timer = asyncio.get_running_loop().call_later(self.grace, self._start_drainers)
+
+    def _start_drainers(self) -> None:
+        if self._grace_timer is not None:
+            self._grace_timer.cancel()
+            self._grace_timer = None
+        if not self.deliver:
+            return
+        for dest in self.destinations.values():
+            if dest.outbox is not None:
+                dest.outbox.start()
 
     async def aclose(self) -> None:
         """Stop the drainers (what they leased and did not send comes back to the next bridge)."""
+        if self._grace_timer is not None:
+            self._grace_timer.cancel()
+            self._grace_timer = None
         for dest in self.destinations.values():
             outbox, dest.outbox = dest.outbox, None
             if outbox is not None:
@@ -370,6 +403,7 @@ class Bridge:
             async for event in listener:
                 await self.commit()
                 records = await self._handle(event)
+                self._start_drainers()
                 self._held = event
                 yield records
                 await self.commit()
@@ -500,9 +534,15 @@ class Bridge:
     # Reports
 
     async def drain(self, timeout: float | None = None) -> int:
-        """Wait until every destination's outbox is empty (or ``timeout`` seconds); the number still pending."""
+        """Wait until every destination's outbox is empty (or ``timeout`` seconds); the number still pending.
+
+        With ``deliver=False`` it only counts what is pending (nothing here delivers).
+        """
         await self.start()
         outboxes = [d.outbox for d in self.destinations.values() if d.outbox is not None]
+        if not self.deliver:
+            return sum([await o.pending() for o in outboxes])
+        self._start_drainers()
         left = await asyncio.gather(*(o.drain(timeout) for o in outboxes))
         return sum(left)
 
@@ -530,6 +570,7 @@ class Bridge:
                     **d.stats.snapshot(),
                     "delivered": d.client.stats["outbox_delivered"],
                     "failed": d.client.stats["outbox_dead"],
+                    "resent_after_lease": d.client.stats["possible_duplicates"],
                 }
                 for name, d in self.destinations.items()
             },

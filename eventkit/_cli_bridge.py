@@ -59,6 +59,17 @@ def add_arguments(sub: Any) -> None:
     )
     p.add_argument("--consumer", metavar="NAME", help="consumer name (default: the host name)")
     p.add_argument("--drain-timeout", type=float, default=10.0, help="seconds to wait for delivery at exit")
+    p.add_argument(
+        "--queue-only",
+        action="store_true",
+        help="only queue the copies; `eventkit outbox drain DEST` (or another process) delivers them",
+    )
+    p.add_argument(
+        "--outbox-lease",
+        type=float,
+        metavar="S",
+        help="how long a drainer holds a copy it is sending (default: the longest send, at least 30 s)",
+    )
 
 
 def _pairs(items: list[str], option: str, sep: str = "=") -> list[tuple[str, str]]:
@@ -124,7 +135,9 @@ def cmd_bridge(args: argparse.Namespace, out: TextIO, source_settings: dict[str,
             source = await stack.enter_async_context(connect_async(args.source, store=args.store, **source_settings))
             routes = {}
             for (name, target), key in zip(destinations, keys, strict=True):
-                client = await stack.enter_async_context(connect_async(name, **per_dest[key]))
+                client = await stack.enter_async_context(
+                    connect_async(name, outbox_lease=args.outbox_lease, **per_dest[key])
+                )
                 routes[key] = BridgeRoute(
                     client, target, names=maps[key], sender=senders.get(key), payload=payloads.get(key, "auto")
                 )
@@ -146,6 +159,7 @@ def cmd_bridge(args: argparse.Namespace, out: TextIO, source_settings: dict[str,
                 via=via,
                 consumer=args.consumer,
                 listen_options=options,
+                deliver=not args.queue_only,
             )
 
             def line(record: Any) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import eventkit
-from eventkit._bridge import Bridge, BridgeRecord, BridgeRoute
+from eventkit._bridge import Bridge, BridgeRoute
 from eventkit.testing.sandbox import Sandbox, missing_requirements
 
 
@@ -40,10 +40,6 @@ def make_bridge(
         source_kit, destinations, store=store, via=source.listen_via, listen_options=listen_options, **options
     )
     return bridge, ready
-
-
-def collect(records: list[BridgeRecord]) -> Callable[[BridgeRecord], None]:
-    return records.append
 
 
 async def until(check: Callable[[], bool], timeout: float = 10.0, what: str = "the condition") -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+from ._bridge import Bridge, BridgeRecord, BridgeRoute
 from ._capabilities import Capabilities, Limits, ListenMode, PayloadModel, SenderRule, TargetForm
 from ._check import PortabilityReport, ProviderVerdict, check
 from ._client import AsyncClient, Client, connect, connect_async
@@ -96,6 +97,9 @@ __all__ = [
     "JSONObject",
     "Limits",
     "DeliveryInfo",
+    "Bridge",
+    "BridgeRecord",
+    "BridgeRoute",
     "ListenMode",
     "ManyClient",
     "MissingCredentialsError",

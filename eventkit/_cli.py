@@ -343,6 +343,11 @@ def build_parser() -> argparse.ArgumentParser:
     from ._cli_store import add_arguments
 
     add_arguments(sub)
+
+    # bridge (issue 14 item 3): its options live in _cli_bridge
+    from ._cli_bridge import add_arguments as add_bridge_arguments
+
+    add_bridge_arguments(sub)
     return parser
 
 
@@ -633,6 +638,13 @@ def cmd_dead_letters(args: argparse.Namespace, out: TextIO) -> int:
     return run(args, out)
 
 
+# bridge (issue 14 item 3)
+def cmd_bridge(args: argparse.Namespace, out: TextIO) -> int:
+    from ._cli_bridge import cmd_bridge as run
+
+    return run(args, out, _settings(args.settings))
+
+
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse; global flags may be anywhere; for ``conformance``, everything after ``--`` is pytest's."""
     argv, verbosity, log_format = _split_globals(list(sys.argv[1:] if argv is None else argv))
@@ -687,6 +699,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             "conformance": cmd_conformance,
             "outbox": cmd_outbox,
             "dead-letters": cmd_dead_letters,
+            "bridge": cmd_bridge,
         }
         if args.command is None:
             build_parser().print_help(out)

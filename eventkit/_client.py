@@ -50,6 +50,7 @@ from ._settings import (
 from ._stats import Counters
 from ._store import Store, open_store
 from ._targets import Target, parse_target
+from ._telemetry import telemetry_from
 from ._typed import Typed, TypedInstance
 
 EventLike = Union[Event, Mapping[str, Any], TypedInstance]
@@ -389,7 +390,9 @@ class _Base:
             transport=self.transport,
             stats=self.stats,
             options=dict(options),
-            sink=StoreSink(None, self.name, self.stats),
+            sink=StoreSink(
+                None, self.name, self.stats, telemetry=telemetry_from(self.transport.telemetry), via=mode.value
+            ),
         )
 
 

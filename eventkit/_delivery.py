@@ -27,6 +27,7 @@ from ._event import DeliveryInfo, Event
 from ._stats import Counters
 from ._store._base import Delivery, Inbound, Store, StoreError, StoreFullError, StoreUnavailableError
 from ._store.codec import decode_event, encode_event
+from ._telemetry import Telemetry
 
 log = logging.getLogger("eventkit.delivery")
 
@@ -63,12 +64,17 @@ class StoreSink:
         *,
         retry_initial: float = 0.05,
         retry_max: float = 2.0,
+        telemetry: Telemetry | None = None,
+        via: str = "",
     ) -> None:
         self.store = store
         self.provider = provider
         self.stats = stats
         self.retry_initial = retry_initial
         self.retry_max = retry_max
+        self.telemetry = telemetry
+        """Records a receive span per stored event (the ``otel`` extra; None: off)."""
+        self.via = via
 
     async def accept(self, events: Sequence[Event], *, dedupe_key: str | None = None) -> list[bool]:
         if not events:
@@ -96,6 +102,10 @@ class StoreSink:
         self.stats.incr("received", kept)
         if kept < len(stored):
             self.stats.incr("duplicates", len(stored) - kept)
+        if self.telemetry is not None:
+            for event, new in zip(events, stored, strict=True):
+                if new:
+                    self.telemetry.receive(self.provider, event, self.via)
         return stored
 
 

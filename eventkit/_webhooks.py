@@ -49,6 +49,7 @@ from ._event import Event
 from ._logging import Throttle, redact
 from ._stats import Counters
 from ._store import Store, StoreError, StoreFullError, StoreUnavailableError, open_store
+from ._telemetry import Telemetry
 
 if TYPE_CHECKING:
     from ._portal import BackgroundLoop
@@ -344,6 +345,8 @@ class WebhookReceiver:
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: BackgroundLoop | None = None
         self._loop_lock = threading.Lock()
+        self.telemetry: Telemetry | None = None
+        """Records a receive span per stored event (the ``otel`` extra; ``eventkit.Telemetry``)."""
         items = providers.items() if isinstance(providers, Mapping) else ((p.name, p) for p in providers)
         for name, item in items:
             self.mount(name, item)
@@ -518,6 +521,10 @@ class WebhookReceiver:
         self.stats.incr("accepted")
         self.stats.incr("events", kept)
         self.stats.incr("received", kept)
+        if self.telemetry is not None:
+            for event, new in zip(delivery.events, stored, strict=True):
+                if new:
+                    self.telemetry.receive(provider, event, "webhook")
         self._wake.set()
         await self._drive()
         return 200, {"received": kept}
@@ -832,6 +839,7 @@ async def listen_via_webhooks(provider: Provider, context: ListenContext) -> Asy
     store: Store | str = sink.store if isinstance(sink, StoreSink) and sink.store is not None else "memory://"
     receiver = WebhookReceiver([provider], store=store, **receiver_options)
     receiver.stats = context.stats
+    receiver.telemetry = sink.telemetry if isinstance(sink, StoreSink) else None
     await receiver.open()
     try:
         subscription = None if isinstance(sink, StoreSink) else receiver.events()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Callable, Mapping
 
 import pytest
@@ -17,6 +18,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 import eventkit
 from eventkit._telemetry import Telemetry
+from eventkit.provider import wait_within
 from eventkit.testing.sandbox import Sandbox
 
 
@@ -133,3 +135,32 @@ def test_counters_are_a_read_only_mapping() -> None:
     assert stats["never"] == 0 and "never" not in stats and stats.get("never") is None
     with pytest.raises(TypeError):
         stats["sent"] = 5  # type: ignore[index]
+
+
+async def test_a_received_event_is_one_consumer_span(eventkit_sandbox: Callable[[str], Sandbox]) -> None:
+    stream = eventkit_sandbox("stream")
+    recorded = Recorded()
+    ready = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def on_ready(address: str) -> None:
+        stream.on_listening(address)
+        loop.call_soon_threadsafe(ready.set)
+
+    async with stream.connect_async(telemetry=recorded.telemetry) as kit:
+        events = kit.listen("order_ready", via="webhook", on_ready=on_ready, **stream.listen_options())
+        first = asyncio.ensure_future(events.__anext__())
+        await wait_within(ready.wait(), 10)
+        await kit.send("order_ready", {"id": 7}, to=stream.target, sender=stream.sender)
+        event = await wait_within(first, 10)
+        await events.aclose()  # type: ignore[attr-defined]
+    assert event.data["id"] == 7
+    (received,) = [s for s in recorded.spans.get_finished_spans() if s.kind is SpanKind.CONSUMER]
+    assert received.name == "receive stream"
+    assert dict(received.attributes or {}) == {
+        "eventkit.provider": "stream",
+        "eventkit.event.name": "order_ready",
+        "eventkit.listen": "webhook",
+    }
+    (count,) = recorded.metric("eventkit.received")
+    assert count.value == 1

@@ -12,7 +12,7 @@ from typing import Any, Mapping
 import attrs
 
 from ._errors import ValidationError, Violation
-from ._json import JSON, JSONObject, copy_json, has_surrogate, json_problems
+from ._json import JSON, JSONObject, checked_copy, compact_bytes, copy_json, has_surrogate, json_problems
 
 
 def _utcnow() -> datetime:
@@ -43,17 +43,37 @@ def _check_name(instance: Any, attribute: Any, value: Any) -> None:
 
 
 def _to_data(value: Any) -> JSONObject:
+    return _checked_data(value)[0]
+
+
+def _data_for(value: Any, event: Event) -> JSONObject:
+    """The ``data`` converter: checks, copies and keeps the compact JSON for the codec."""
+    data, raw = _checked_data(value)
+    object.__setattr__(event, "_data_json", raw)
+    return data
+
+
+_DATA_CONVERTER: Any = attrs.Converter(_data_for, takes_self=True)  # type: ignore[misc,call-overload]
+"""Typed ``Any``: mypy's attrs plugin reads only plain converter functions."""
+
+
+def _checked_data(value: Any) -> tuple[JSONObject, bytes | None]:
     if value is None:
-        return {}
+        return {}, b"{}"
     if not isinstance(value, Mapping):
         raise ValidationError(
             violations=[Violation("data", "object", f"data must be a mapping, not {type(value).__name__}")]
         )
-    problems = json_problems(dict(value))
+    if type(value) is not dict:
+        value = dict(value)
+    fast = checked_copy(value)
+    if fast is not None:
+        return fast
+    problems = json_problems(value)
     if problems:
         raise ValidationError(violations=[Violation("data", "json", p) for p in problems])
-    copied: JSONObject = copy_json(dict(value))
-    return copied
+    copied: JSONObject = copy_json(value)
+    return copied, None
 
 
 def _to_time(value: Any) -> datetime:
@@ -107,7 +127,9 @@ class Event:
     """
 
     name: str = attrs.field(validator=_check_name)
-    data: JSONObject = attrs.field(factory=dict, converter=_to_data)
+    _data_json: bytes | None = attrs.field(default=None, init=False, eq=False, repr=False)
+    """The data's compact JSON, kept from the check (before ``data``: it sets this)."""
+    data: JSONObject = attrs.field(factory=dict, converter=_DATA_CONVERTER)  # type: ignore[misc]
     id: str = attrs.field(factory=_new_id)
     time: datetime = attrs.field(factory=_utcnow, converter=_to_time)
     target: str | None = None
@@ -141,6 +163,7 @@ class Event:
         event = object.__new__(cls)
         setattr_ = object.__setattr__
         setattr_(event, "name", name)
+        setattr_(event, "_data_json", None)
         setattr_(event, "data", data)
         setattr_(event, "id", id if id is not None else _received_id())
         setattr_(event, "time", time if time is not None else _utcnow())
@@ -151,6 +174,19 @@ class Event:
         setattr_(event, "meta", meta if meta is not None else {})
         setattr_(event, "raw", raw)
         return event
+
+    def data_json(self) -> bytes:
+        """The data as compact UTF-8 JSON, the form size limits are measured on.
+
+        Computed once per event: the check in the constructor already produced
+        it, so the size limit and the codec reuse it instead of walking the
+        payload again (``data`` is never mutated after construction).
+        """
+        raw = self._data_json
+        if raw is None:
+            raw = compact_bytes(self.data)
+            object.__setattr__(self, "_data_json", raw)
+        return raw
 
     def same_payload(self, other: Event) -> bool:
         """Name and data equal: the round-trip promise of every provider."""

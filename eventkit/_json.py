@@ -16,6 +16,7 @@ JSON = Union[None, bool, int, float, str, List["JSON"], Dict[str, "JSON"]]
 JSONObject = Dict[str, JSON]
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+_loads = json.JSONDecoder().decode
 
 
 def compact(value: Any) -> str:
@@ -25,6 +26,46 @@ def compact(value: Any) -> str:
 
 def compact_bytes(value: Any) -> bytes:
     return _dumps(value).encode("utf-8")
+
+
+def checked_copy(value: dict[str, Any]) -> tuple[JSONObject, bytes] | None:
+    """Validate, copy and serialise a JSON object in one pass of C code, or ``None``.
+
+    The compact encoder refuses non-JSON types, non-finite floats and cycles;
+    UTF-8 encoding refuses lone surrogates; parsing the bytes back gives the deep
+    copy; comparing it with the original catches what the encoder would have
+    coerced silently (non-string keys, tuples). Nesting deeper than 64 levels
+    needs at least 65 brackets, so fewer brackets prove the depth rule (more
+    brackets: the walk checks, and the copy and bytes still come from here). ``None``
+    means "not proven valid here": the caller runs :func:`json_problems`, which
+    says exactly what is wrong (or that nothing is, and copies the slow way).
+    The bytes are the compact JSON every size limit is measured on, and what a
+    codec can splice into its body instead of serialising the data again.
+    """
+    try:
+        text = _dumps(value)
+        raw = text.encode("utf-8")
+    except (TypeError, ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
+        return None
+    if raw.count(b"{") + raw.count(b"[") > _MAX_DEPTH and json_problems(value):
+        return None
+    copied: JSONObject = _loads(text)
+    if copied != value:
+        return None
+    return copied, raw
+
+
+def merged_object(data_json: bytes, before: dict[str, Any], after: dict[str, Any] | None = None) -> bytes:
+    """``{**before, **data, **after}`` as compact JSON, reusing the data's bytes.
+
+    Byte for byte what serialising the merged dict gives, when no data key is one
+    of ``before``'s or ``after``'s (callers check, or fall back to serialising):
+    a codec that puts the data beside its own fields thus never walks it again.
+    """
+    parts = [_dumps(before)[1:-1].encode("utf-8"), data_json[1:-1]]
+    if after:
+        parts.append(_dumps(after)[1:-1].encode("utf-8"))
+    return b"{" + b",".join([part for part in parts if part]) + b"}"
 
 
 def json_problems(value: Any, path: str = "data") -> list[str]:

@@ -19,7 +19,6 @@ from ._capabilities import Capabilities, Limits, ListenMode, SenderRule
 from ._codec import Codec, HttpCodec, WebhookCodec
 from ._errors import CapabilityError, Violation
 from ._event import Event
-from ._json import compact_bytes
 from ._results import SendResult
 from ._secrets import Redactor, Secret
 from ._settings import TransportSettings, missing_required, secrets_of, settings_from_url
@@ -171,7 +170,7 @@ def generic_violations(provider: Provider, event: Event) -> list[Violation]:
     if limits.max_keys is not None and len(event.data) > limits.max_keys:
         out.append(Violation("data", "max_keys", f"{len(event.data)} keys, more than {limits.max_keys}", provider.name))
     if limits.max_payload_bytes is not None:
-        size = len(compact_bytes(event.data))
+        size = len(event.data_json())  # kept from the constructor's check: no second walk
         if size > limits.max_payload_bytes:
             out.append(
                 Violation(

@@ -30,6 +30,7 @@ from eventkit import (
     rate_limit_from_headers,
     segment,
 )
+from eventkit._json import merged_object
 
 from ._errors import error_from_response
 from ._settings import StreamSettings
@@ -131,9 +132,15 @@ class StreamCodec:
             url = self._urls.get(target) or self._url(
                 target, "channels", segment(target.type, "to"), segment(target.id, "to"), "event"
             )
+            if "type" not in event.data and "user" not in event.data:  # always, once validated
+                inner = merged_object(event.data_json(), {"type": event.name}, {"user": {"id": event.sender}})
+                return HttpRequest("POST", url, self.headers(), b'{"event":' + inner + b"}")
             body = {"event": {"type": event.name, **event.data, "user": {"id": event.sender}}}
         elif isinstance(target, UserTarget):
             url = self._urls.get(target) or self._url(target, "users", segment(target.user_id, "to"), "event")
+            if "type" not in event.data:
+                inner = merged_object(event.data_json(), {"type": event.name})
+                return HttpRequest("POST", url, self.headers(), b'{"event":' + inner + b"}")
             body = {"event": {"type": event.name, **event.data}}
         else:
             raise eventkit.UnsupportedTargetError(

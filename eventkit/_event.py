@@ -160,19 +160,18 @@ class Event:
         header strings, so the JSON check and defensive copy are skipped: this is
         the hot path of every listener.
         """
-        event = object.__new__(cls)
-        setattr_ = object.__setattr__
-        setattr_(event, "name", name)
-        setattr_(event, "_data_json", None)
-        setattr_(event, "data", data)
-        setattr_(event, "id", id if id is not None else _received_id())
-        setattr_(event, "time", time if time is not None else _utcnow())
-        setattr_(event, "target", target)
-        setattr_(event, "source", source)
-        setattr_(event, "sender", sender)
-        setattr_(event, "provider", provider)
-        setattr_(event, "meta", meta if meta is not None else {})
-        setattr_(event, "raw", raw)
+        event = _new(cls)
+        _SET_NAME(event, name)
+        _SET_DATA_JSON(event, None)
+        _SET_DATA(event, data)
+        _SET_ID(event, id if id is not None else f"{_RECEIVED_PREFIX}-{next(_received_counter)}")
+        _SET_TIME(event, time if time is not None else datetime.now(timezone.utc))
+        _SET_TARGET(event, target)
+        _SET_SOURCE(event, source)
+        _SET_SENDER(event, sender)
+        _SET_PROVIDER(event, provider)
+        _SET_META(event, meta if meta is not None else {})
+        _SET_RAW(event, raw)
         return event
 
     def data_json(self) -> bytes:
@@ -258,3 +257,24 @@ class Event:
             sender=ce.get("eventkitsender"),
             provider=provider,
         )
+
+
+# Event.received sets the slots through their descriptors: a frozen class refuses
+# setattr, and the descriptors are what object.__setattr__ would look up per call.
+_new = object.__new__
+(
+    _SET_NAME,
+    _SET_DATA_JSON,
+    _SET_DATA,
+    _SET_ID,
+    _SET_TIME,
+    _SET_TARGET,
+    _SET_SOURCE,
+    _SET_SENDER,
+    _SET_PROVIDER,
+    _SET_META,
+    _SET_RAW,
+) = (
+    Event.__dict__[slot].__set__
+    for slot in ("name", "_data_json", "data", "id", "time", "target", "source", "sender", "provider", "meta", "raw")
+)

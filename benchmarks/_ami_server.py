@@ -6,7 +6,7 @@ import os
 import sys
 import time
 
-from eventkit.testing.emulators.asterisk import AmiEmulator, AmiUser
+from eventkit_asterisk.testing.emulator import AmiEmulator, AmiUser
 
 if __name__ == "__main__":
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:

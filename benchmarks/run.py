@@ -363,7 +363,7 @@ def _split_parser(chunks: list[bytes]) -> int:
 def case_ami_decode(n_rounds: int, frames: int) -> Outcome | str:
     if not _installed("asterisk"):
         return "asterisk provider not installed"
-    from eventkit_asterisk._ami_codec import decode_user_event
+    from eventkit_asterisk._codec_ami import decode_user_event
     from eventkit_asterisk._frames import AmiParser
 
     data = AMI_FRAME * frames

@@ -4,27 +4,23 @@
 >>> kit = eventkit.connect("memory")
 >>> kit.send("order_ready", {"order": 1234}, to="topic:orders").ok
 True
+
+This package exports the application developer's API: ``connect`` and the
+clients, events, targets, results, errors, capabilities, ``check`` and the
+ASGI ``WebhookReceiver``. The plugin author's kit (the provider contract,
+codecs and their helpers, ``RetryLoop``, ``Counters``, ...) is
+:mod:`eventkit.provider`. Kit names that used to be exported here still
+resolve for one release, with a :class:`DeprecationWarning` naming their new home.
 """
 
-from ._aio import wait_within
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
 from ._capabilities import Capabilities, Limits, ListenMode, PayloadModel, SenderRule, TargetForm
 from ._check import PortabilityReport, ProviderVerdict, check
 from ._client import AsyncClient, Client, connect, connect_async
-from ._codec import (
-    Codec,
-    HttpCodec,
-    HttpRequest,
-    HttpResponse,
-    WebhookCodec,
-    WebhookDelivery,
-    has_rate_limit_headers,
-    join_url,
-    json_body,
-    load_json,
-    rate_limit_from_headers,
-    retry_after_seconds,
-    segment,
-)
 from ._errors import (
     AuthenticationError,
     CapabilityError,
@@ -49,18 +45,14 @@ from ._errors import (
     UnsupportedTargetError,
     ValidationError,
     Violation,
-    error_for_status,
-    from_status,
 )
-from ._event import Event, parse_time
-from ._json import JSON, JSONObject, compact, compact_bytes, copy_json, json_problems
+from ._event import Event
+from ._json import JSON, JSONObject
+from ._logging import SecretFilter, install_secret_filter
 from ._many import AsyncManyClient, ManyClient, connect_many, connect_many_async
-from ._provider import AsyncSender, ListenContext, Provider, SyncSender
 from ._results import RateLimit, Receipt, SendResult
-from ._retry import RetryLoop
-from ._secrets import Redactor, Secret
-from ._settings import TransportSettings, mask_url, setting
-from ._stats import Counters
+from ._secrets import Secret
+from ._serve import ServerLimits
 from ._targets import (
     AmiTarget,
     AppTarget,
@@ -73,40 +65,38 @@ from ._targets import (
     UserTarget,
     parse_target,
 )
+from ._telemetry import Telemetry
+from ._typed import InvalidPayloadError, Typed, event, key
+from ._typed_check import FieldReport, TypeReport, TypeVerdict
 from ._webhooks import WebhookReceiver
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "JSON",
     "AmiTarget",
     "AppTarget",
     "AsyncClient",
     "AsyncManyClient",
-    "AsyncSender",
     "AuthenticationError",
     "CallTarget",
     "Capabilities",
     "CapabilityError",
     "ChannelTarget",
     "Client",
-    "Codec",
     "ConfigurationError",
     "ConflictError",
     "ConversationTarget",
-    "Counters",
     "DuplicateProviderError",
     "Event",
     "EventkitError",
+    "FieldReport",
     "GoneError",
-    "HttpCodec",
-    "HttpRequest",
-    "HttpResponse",
+    "InvalidPayloadError",
+    "JSON",
     "JSONObject",
     "Limits",
-    "ManyClient",
-    "ListenContext",
     "ListenMode",
+    "ManyClient",
     "MissingCredentialsError",
     "NotFoundError",
     "OtherTarget",
@@ -116,55 +106,92 @@ __all__ = [
     "PluginLoadError",
     "PortabilityReport",
     "ProtocolError",
-    "Provider",
     "ProviderNotFoundError",
     "ProviderVerdict",
     "RateLimit",
     "RateLimitedError",
     "Receipt",
-    "Redactor",
-    "RetryLoop",
     "Secret",
+    "SecretFilter",
     "SendResult",
     "SendTimeoutError",
     "SenderRule",
+    "ServerLimits",
     "SettingsError",
     "SignatureError",
-    "SyncSender",
     "Target",
     "TargetError",
     "TargetForm",
+    "Telemetry",
     "TopicTarget",
-    "TransportSettings",
+    "TypeReport",
+    "TypeVerdict",
+    "Typed",
     "UnavailableError",
     "UnsupportedTargetError",
     "UserTarget",
     "ValidationError",
     "Violation",
-    "WebhookCodec",
-    "WebhookDelivery",
     "WebhookReceiver",
     "check",
-    "compact",
-    "compact_bytes",
     "connect",
     "connect_async",
     "connect_many",
     "connect_many_async",
-    "copy_json",
-    "error_for_status",
-    "from_status",
-    "has_rate_limit_headers",
-    "join_url",
-    "json_body",
-    "json_problems",
-    "load_json",
-    "mask_url",
+    "event",
+    "install_secret_filter",
+    "key",
     "parse_target",
-    "parse_time",
-    "rate_limit_from_headers",
-    "retry_after_seconds",
-    "segment",
-    "setting",
-    "wait_within",
 ]
+
+# Plugin-author names exported here before eventkit.provider existed: still reachable
+# for one release (0.2 removes them), each access warning where the name now lives.
+_MOVED_TO_PROVIDER = frozenset(
+    {
+        "AsyncSender",
+        "Codec",
+        "Counters",
+        "HttpCodec",
+        "HttpRequest",
+        "HttpResponse",
+        "ListenContext",
+        "Provider",
+        "Redactor",
+        "RetryLoop",
+        "SyncSender",
+        "TransportSettings",
+        "WebhookCodec",
+        "WebhookDelivery",
+        "compact",
+        "compact_bytes",
+        "copy_json",
+        "error_for_status",
+        "from_status",
+        "has_rate_limit_headers",
+        "join_url",
+        "json_body",
+        "json_problems",
+        "load_json",
+        "mask_url",
+        "parse_time",
+        "rate_limit_from_headers",
+        "retry_after_seconds",
+        "segment",
+        "setting",
+        "wait_within",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED_TO_PROVIDER:
+        from . import provider
+
+        warnings.warn(
+            f"eventkit.{name} is part of the plugin author's kit: import it from eventkit.provider "
+            f"(the root eventkit module stops exporting it in 0.2)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(provider, name)
+    raise AttributeError(f"module 'eventkit' has no attribute {name!r}")

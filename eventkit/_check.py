@@ -10,11 +10,11 @@ changes the platform makes on the way (AMI carries strings only). A route
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, overload
 
 import attrs
 
-from . import _registry
+from . import _registry, _typed
 from ._capabilities import PayloadModel, SenderRule
 from ._config import provider_section
 from ._errors import EventkitError, TargetError, Violation
@@ -22,18 +22,16 @@ from ._event import Event
 from ._provider import Provider
 from ._routes import is_route, parse_routes, resolve_route
 from ._settings import env_name
-from ._targets import parse_target
+from ._targets import parse_target, sample_target
+
+if TYPE_CHECKING:
+    from ._typed import TypedInstance
+    from ._typed_check import TypeReport
 
 _PLACEHOLDER = "eventkit-check"
 SETTINGS_RULE = "settings"
 """A violation with this rule is about the connection's settings (missing credentials), not the
 event: ``check`` asks without credentials, so it leaves those out."""
-_SAMPLES = {
-    "ami": "ami",
-    "call": "call:00000000-0000-4000-8000-000000000000",
-    "channel": f"channel:messaging:{_PLACEHOLDER}",
-    "conversation": "conversation:CON-00000000-0000-4000-8000-000000000000",
-}
 
 
 @attrs.frozen
@@ -85,8 +83,11 @@ class PortabilityReport:
         }
 
 
+@overload
+def check(event: type[Any], *, to: str | None = None, providers: Iterable[str] | None = None) -> TypeReport: ...
+@overload
 def check(
-    event: Event | str,
+    event: Event | str | TypedInstance,
     data: Mapping[str, Any] | None = None,
     *,
     to: str | None = None,
@@ -95,13 +96,31 @@ def check(
     routes: Mapping[str, Mapping[str, str] | str] | None = None,
     environ: Mapping[str, str] | None = None,
     config: str | os.PathLike[str] | None = None,
-) -> PortabilityReport:
+) -> PortabilityReport: ...
+def check(
+    event: Any,
+    data: Mapping[str, Any] | None = None,
+    *,
+    to: str | None = None,
+    sender: str | None = None,
+    providers: Iterable[str] | None = None,
+    routes: Mapping[str, Mapping[str, str] | str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    config: str | os.PathLike[str] | None = None,
+) -> PortabilityReport | TypeReport:
     """Validate one event against several providers, without credentials or I/O.
 
     ``to`` narrows the question to one target (or route); without it every target
     kind a provider declares is tried. ``routes`` (per provider name) beats
-    ``EVENTKIT_<PROVIDER>_ROUTES`` and ``eventkit.toml``.
+    ``EVENTKIT_<PROVIDER>_ROUTES`` and ``eventkit.toml``. Given an event type
+    (``check(OrderReady)``), reports which providers can carry every field of it.
     """
+    if isinstance(event, type):
+        from ._typed_check import check_type
+
+        return check_type(event, to=to, providers=providers)
+    if not isinstance(event, (Event, str)):
+        event = attrs.evolve(_typed.to_event(event, data), sender=sender)
     if isinstance(event, str):
         event = Event(event, data or {}, target=to, sender=sender)
     asked = to or event.target
@@ -147,11 +166,6 @@ def _routes_for(
 
 def _about_event(violations: list[Violation]) -> list[Violation]:
     return [v for v in violations if v.rule != SETTINGS_RULE]
-
-
-def sample_target(kind: str) -> str:
-    """A placeholder address of ``kind``, for asking whether an event fits that kind at all."""
-    return _SAMPLES.get(kind, f"{kind}:{_PLACEHOLDER}")
 
 
 def _any_target(provider: Provider, event: Event) -> ProviderVerdict:

@@ -1,23 +1,42 @@
 """The ``eventkit`` command line: providers, send, listen, check, demo, conformance.
 
-Every failure is one line on stderr and a non-zero exit code: 2 for bad input
-(usage, settings, validation), 1 for a failed send or listen.
+Every failure is one line on stderr (secrets masked) and a documented exit code
+(:data:`EXIT_CODES`, also in ``--help`` and docs/cli.md). ``-v``/``-q`` and
+``--log-format`` are global and may come before or after the subcommand.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
+import re
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
 from ._errors import ConfigurationError, EventkitError, ValidationError
+from ._logging import LOG_FORMATS
+from ._table import write_table
 
+EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_INTERNAL = 70
+
+EXIT_CODES = {
+    EXIT_OK: "success; for listen, also a clean stop on SIGTERM/SIGINT or after --count events",
+    EXIT_FAILED: "the platform refused or could not be reached, a listener gave up (max_outage), "
+    "the listen address is in use, or check found a provider that refuses the event",
+    EXIT_USAGE: "bad input: usage, unknown provider or setting, bad value, invalid --port/--host/--via/--data, "
+    "validation, missing credentials",
+    EXIT_INTERNAL: "an unexpected error inside eventkit (a bug: -vv logs the traceback)",
+}
+
+log = logging.getLogger("eventkit.cli")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,7 +53,12 @@ def _settings(pairs: Sequence[str]) -> dict[str, Any]:
     for pair in pairs:
         key, eq, value = pair.partition("=")
         if not eq or not key.strip():
-            raise _UsageError(f"--set needs KEY=VALUE, got {pair!r}")
+            # Never echo the argument: ``api_secret:VALUE`` is a secret with a typo.
+            name = re.match(r"\s*([A-Za-z_][A-Za-z0-9_]*)", pair)
+            shown = f" for {name.group(1)!r}" if name and name.group(1) != pair.strip() else ""
+            raise _UsageError(
+                f"eventkit: --set needs KEY=VALUE; the argument{shown} has no '=' (its value is not shown)"
+            )
         out[key.strip()] = value
     return out
 
@@ -48,12 +72,91 @@ def _data(text: str | None) -> dict[str, Any]:
         return parse_object(text, "--data")
     except ValueError as exc:
         raise ValidationError(str(exc)) from None
+    except RecursionError:
+        raise ValidationError("--data is nested too deeply to parse") from None
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0-65535, not {port}")
+    return port
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < float("inf"):  # NaN fails both comparisons
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text!r}")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _exit_codes_epilog() -> str:
+    lines = ["exit codes:"] + [f"  {code:<3} {meaning}" for code, meaning in EXIT_CODES.items()]
+    return "\n".join(lines) + "\n\n-v/-vv/-q and --log-format may come before or after the subcommand."
+
+
+_GLOBAL_FLAGS = {"-v": 1, "--verbose": 1, "-vv": 2, "-vvv": 3, "-q": -1, "--quiet": -1}
+
+
+def _split_globals(argv: list[str]) -> tuple[list[str], int, str]:
+    """Take ``-v``/``-q``/``--log-format`` out of ``argv`` wherever they are (up to a ``--``)."""
+    rest: list[str] = []
+    verbosity = 0
+    log_format = "text"
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        if arg == "--":
+            rest.extend(argv[index:])
+            break
+        if arg in _GLOBAL_FLAGS:
+            verbosity += _GLOBAL_FLAGS[arg]
+        elif arg == "--log-format" or arg.startswith("--log-format="):
+            if "=" in arg:
+                value = arg.split("=", 1)[1]
+            elif index + 1 < len(argv):
+                index += 1
+                value = argv[index]
+            else:
+                raise _UsageError("eventkit: --log-format needs a value: text or json")
+            if value not in LOG_FORMATS:
+                raise _UsageError(f"eventkit: --log-format must be text or json, not {value!r}")
+            log_format = value
+        else:
+            rest.append(arg)
+        index += 1
+    return rest, verbosity, log_format
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="eventkit", description="Send and receive custom events on communication platforms.")
+    parser = _Parser(
+        prog="eventkit",
+        description="Send and receive custom events on communication platforms.",
+        epilog=_exit_codes_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv for debug)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv for debug); anywhere")
+    parser.add_argument("-q", "--quiet", action="store_true", help="log errors only; anywhere")
+    parser.add_argument(
+        "--log-format", choices=LOG_FORMATS, default="text", help="text (timestamped, default) or json; anywhere"
+    )
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     p = sub.add_parser("providers", help="installed providers, their capabilities, and load failures")
@@ -73,8 +176,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", action="append", dest="names", metavar="NAME", help="only these names (repeatable)")
     p.add_argument("--via", help="listen mode (default: the provider's, from the credentials given)")
     p.add_argument("--host", default="127.0.0.1", help="webhook server address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8080, help="webhook server port (default 8080)")
+    p.add_argument("--port", type=_port, default=8080, help="webhook server port (default 8080; 0 picks one)")
     p.add_argument("--count", type=int, help="stop after this many events")
+    p.add_argument(
+        "--shutdown-timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="on SIGTERM/SIGINT, seconds requests in flight get to finish (setting shutdown_timeout, default 10)",
+    )
+    p.add_argument("--header-timeout", type=_seconds, metavar="SECONDS", help="webhooks: seconds for a request head")
+    p.add_argument("--body-timeout", type=_seconds, metavar="SECONDS", help="webhooks: seconds for a request body")
+    p.add_argument("--max-connections", type=_positive, metavar="N", help="webhooks: connections before 503")
+    p.add_argument(
+        "--max-buffered-bytes", type=_positive, metavar="BYTES", help="webhooks: request bytes held at once before 503"
+    )
+    p.add_argument(
+        "--max-outage",
+        type=_seconds,
+        metavar="SECONDS",
+        help="give up (exit 1) after failing to connect for this long (setting max_outage; default: retry forever)",
+    )
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings")
 
     p = sub.add_parser("check", help="which providers would carry this event, where, what they change, and why not")
@@ -83,7 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TARGET",
         help="narrow to one target or route (@name); without it every target kind each provider has is asked",
     )
-    p.add_argument("--name", required=True)
+    p.add_argument("--name")
+    p.add_argument("--type", metavar="MODULE:CLASS", help="an event type (@eventkit.event) instead of --name/--data")
     p.add_argument("--data", metavar="JSON")
     p.add_argument("--sender", metavar="ID")
     p.add_argument("--provider", action="append", dest="providers", metavar="P")
@@ -109,14 +231,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.epilog = "Arguments after -- go to pytest as they are, e.g. eventkit conformance acme -- -x -k round_trip"
     return parser
-
-
-def _table(rows: list[list[str]], out: TextIO) -> None:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for n, row in enumerate(rows):
-        out.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() + "\n")
-        if n == 0:
-            out.write("  ".join("-" * w for w in widths) + "\n")
 
 
 def cmd_providers(args: argparse.Namespace, out: TextIO) -> int:
@@ -148,7 +262,7 @@ def cmd_providers(args: argparse.Namespace, out: TextIO) -> int:
                 caps.payload.value,
             ]
         )
-    _table(rows, out)
+    write_table(rows, out)
     if args.settings:
         for name, cls in loaded.items():
             out.write(f"\n{name} settings:\n")
@@ -182,36 +296,126 @@ def cmd_listen(args: argparse.Namespace, out: TextIO) -> int:
     from ._json import has_surrogate
 
     settings = _settings(args.settings)
+    if args.shutdown_timeout is not None:
+        settings["shutdown_timeout"] = args.shutdown_timeout
+    if args.max_outage is not None:
+        settings["max_outage"] = args.max_outage
+    if args.count is not None and args.count < 1:
+        raise _UsageError("eventkit listen: --count must be at least 1")
+    via: ListenMode | None = None
+    if args.via is not None:
+        try:
+            via = ListenMode(args.via)
+        except ValueError:
+            modes = ", ".join(m.value for m in ListenMode)
+            raise _UsageError(f"eventkit listen: --via must be one of {modes}, not {args.via!r}") from None
 
     async def run() -> None:
-        async with connect_async(args.provider, **settings) as kit:
-            via = ListenMode(args.via) if args.via else kit.provider.default_listen_mode()
-            options: dict[str, Any] = {
-                "on_ready": lambda address: print(f"listening: {address}", file=sys.stderr, flush=True)
-            }
-            if via is ListenMode.WEBHOOK:
-                options.update(host=args.host, port=args.port)
-            seen = 0
-            async for event in kit.listen(args.names, via=via, **options):
-                line = json.dumps(event.to_dict(), ensure_ascii=False, default=str)
-                if has_surrogate(line):  # a peer's "\\ud800" escape: printable only escaped
-                    line = json.dumps(event.to_dict(), default=str)
-                out.write(line + "\n")
-                out.flush()
-                seen += 1
-                if args.count is not None and seen >= args.count:
-                    return
+        stop = asyncio.Event()
+        signals = _catch_stop_signals(stop)
+        try:
+            async with connect_async(args.provider, **settings) as kit:
+                mode = via or kit.provider.default_listen_mode()
+                options: dict[str, Any] = {
+                    "on_ready": lambda address: print(f"listening: {address}", file=sys.stderr, flush=True)
+                }
+                server_options = {f: getattr(args, f) for f in _SERVER_FLAGS if getattr(args, f) is not None}
+                if mode is ListenMode.WEBHOOK:
+                    # The server drains on stop and the listener ends by itself after handing
+                    # over what was acknowledged meanwhile: no 2xx'd event is left unprinted.
+                    options.update(host=args.host, port=args.port, stop=stop, **server_options)
+                elif server_options:
+                    raise _UsageError("eventkit listen: the webhook server options need --via webhook")
+                events: Any = kit.listen(args.names, via=mode, **options)
+                async with contextlib.aclosing(events):  # closed here, not by asyncio.run's finaliser
+                    seen = 0
+                    while args.count is None or seen < args.count:
+                        event = await _next_or_stop(events, None if mode is ListenMode.WEBHOOK else stop)
+                        if event is None:
+                            break
+                        line = json.dumps(event.to_dict(), ensure_ascii=False, default=str)
+                        if has_surrogate(line):  # a peer's "\\ud800" escape: printable only escaped
+                            line = json.dumps(event.to_dict(), default=str)
+                        out.write(line + "\n")
+                        out.flush()
+                        seen += 1
+        finally:
+            for sig in signals:
+                with contextlib.suppress(Exception):
+                    asyncio.get_running_loop().remove_signal_handler(sig)
 
     try:
         asyncio.run(run())
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # a second Ctrl-C forces the way out
         pass
     return 0
+
+
+_SERVER_FLAGS = ("header_timeout", "body_timeout", "max_connections", "max_buffered_bytes")
+
+
+def _catch_stop_signals(stop: asyncio.Event) -> list[int]:
+    """SIGTERM and SIGINT start a graceful stop; the handlers come off at once, so a second one forces."""
+    loop = asyncio.get_running_loop()
+    installed: list[int] = []
+
+    def on_signal(sig: int) -> None:
+        print(f"stopping: {signal.Signals(sig).name}", file=sys.stderr, flush=True)
+        for each in installed:
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(each)
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, on_signal, sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or Windows
+            continue
+        installed.append(sig)
+    return installed
+
+
+async def _next_or_stop(events: Any, stop: asyncio.Event | None) -> Any:
+    """The next event, or ``None`` once the source ends or a stop is asked for.
+
+    On a stop the pending read is cancelled, which unwinds a socket listener
+    (its connection closes). Without ``stop`` the source ends by itself.
+    """
+    if stop is None:
+        try:
+            return await events.__anext__()
+        except StopAsyncIteration:
+            return None
+    if stop.is_set():
+        return None
+    nxt = asyncio.ensure_future(events.__anext__())
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({nxt, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    if nxt.done():
+        try:
+            return nxt.result()
+        except StopAsyncIteration:
+            return None
+    nxt.cancel()
+    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+        await nxt
+    return None
 
 
 def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     from ._check import check
 
+    if args.type is not None:
+        from ._typed_check import cli_check_type
+
+        if args.name or args.data or args.sender:
+            raise _UsageError("eventkit check: --type replaces --name, --data and --sender")
+        return cli_check_type(args.type, args.to, args.providers, args.json, out)
+    if not args.name:
+        raise _UsageError("eventkit check: give --name (or --type MODULE:CLASS)")
     report = check(args.name, _data(args.data), to=args.to, sender=args.sender, providers=args.providers)
     if args.json:
         out.write(json.dumps(report.to_dict(), indent=2) + "\n")
@@ -221,7 +425,7 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
             where = verdict.target or ", ".join(verdict.accepted_kinds) or "-"
             why = verdict.error or "; ".join(str(v) for v in verdict.violations) or "; ".join(verdict.changes)
             rows.append([verdict.provider, "yes" if verdict.accepted else "no", where, why or "-"])
-        _table(rows, out)
+        write_table(rows, out)
     return 0 if report.portable else EXIT_FAILED
 
 
@@ -244,27 +448,45 @@ def cmd_conformance(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    """Parse; for ``conformance``, everything after ``--`` is pytest's."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """Parse; global flags may be anywhere; for ``conformance``, everything after ``--`` is pytest's."""
+    argv, verbosity, log_format = _split_globals(list(sys.argv[1:] if argv is None else argv))
     rest: list[str] = []
     if argv[:1] == ["conformance"] and "--" in argv:
         cut = argv.index("--")
         argv, rest = argv[:cut], argv[cut + 1 :]
     args = build_parser().parse_args(argv)
+    args.verbose = verbosity
+    args.log_format = log_format
     args.pytest_args = rest
     return args
 
 
+def _level(verbosity: int) -> int:
+    if verbosity < 0:
+        return logging.ERROR
+    return {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+
+
+def _one_line(exc: BaseException) -> str:
+    from ._logging import redact
+
+    text = " ".join(str(exc).split())  # one line, whatever the message held
+    return redact(f"eventkit: {type(exc).__name__}: {text}" if text else f"eventkit: {type(exc).__name__}")
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
+    root = logging.getLogger()
+    level_before = root.level
+    handler: logging.Handler | None = None
     try:
         args = _parse(argv)
-        logging.basicConfig(
-            level={0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG),
-            format="%(levelname)s %(name)s: %(message)s",
-        )
-        if args.verbose < 2:  # load failures are reported by eventkit itself, once
-            logging.getLogger("stevedore").setLevel(logging.ERROR)
+        from ._logging import configure
+
+        handler = configure(_level(args.verbose), args.log_format)
+        logging.getLogger("stevedore").setLevel(logging.DEBUG if args.verbose >= 2 else logging.ERROR)
+        if args.verbose < 2:  # uvicorn's own lines are noise unless debugging
+            logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
         if args.version:
             from . import __version__
 
@@ -286,11 +508,22 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         print(str(exc), file=sys.stderr)
         return EXIT_USAGE
     except (ConfigurationError, ValidationError) as exc:
-        print(f"eventkit: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(_one_line(exc), file=sys.stderr)
         return EXIT_USAGE
     except EventkitError as exc:
-        print(f"eventkit: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(_one_line(exc), file=sys.stderr)
         return EXIT_FAILED
+    except RecursionError:
+        print("eventkit: input nested too deeply", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:  # a bug: one line for the operator, the traceback at -vv
+        log.debug("unexpected error", exc_info=True)
+        print(_one_line(exc) + " (an eventkit bug; -vv shows the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+    finally:  # main() may run inside another program (tests): leave its logging as it was
+        if handler is not None:
+            root.removeHandler(handler)
+            root.setLevel(level_before)
 
 
 if __name__ == "__main__":  # pragma: no cover

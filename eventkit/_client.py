@@ -11,11 +11,11 @@ import asyncio
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, AsyncIterator, Iterable, Iterator, Mapping, Union
+from typing import Any, AsyncIterator, Iterable, Iterator, Literal, Mapping, Sequence, TypeVar, Union, overload
 
 import attrs
 
-from . import _registry
+from . import _registry, _typed, _wiring
 from ._capabilities import ListenMode
 from ._codec import Codec
 from ._config import provider_section
@@ -34,7 +34,7 @@ from ._results import SendResult
 from ._routes import is_route, parse_routes, resolve_route
 from ._settings import (
     TRANSPORT_FIELDS,
-    TransportSettings,
+    Policy,
     env_name,
     info_of,
     is_url,
@@ -45,8 +45,13 @@ from ._settings import (
 )
 from ._stats import Counters
 from ._targets import Target, parse_target
+from ._typed import Typed, TypedInstance
 
-EventLike = Union[Event, Mapping[str, Any]]
+EventLike = Union[Event, Mapping[str, Any], TypedInstance]
+"""An Event, its fields as a mapping, or a typed event instance (``@eventkit.event``)."""
+T = TypeVar("T")
+T2 = TypeVar("T2")
+_Strict = Literal["skip", "dead_letter"]
 
 
 ProviderRef = Union[str, "type[Provider]"]
@@ -54,7 +59,7 @@ ProviderRef = Union[str, "type[Provider]"]
 
 def _open(
     name_or_url: ProviderRef, settings: Mapping[str, Any], environ: Mapping[str, str] | None
-) -> tuple[Provider, TransportSettings, str, dict[str, str]]:
+) -> tuple[Provider, Policy, str, dict[str, str]]:
     settings = dict(settings)
     routes_given = settings.pop("routes", None)
     config = settings.pop("config", None)
@@ -112,7 +117,7 @@ def connect_async(
 
 class _Base:
     def __init__(
-        self, provider: Provider, transport: TransportSettings, shown: str, routes: Mapping[str, str] | None = None
+        self, provider: Provider, transport: Policy, shown: str, routes: Mapping[str, str] | None = None
     ) -> None:
         self.provider = provider
         self.routes: Mapping[str, str] = dict(routes or {})
@@ -139,6 +144,9 @@ class _Base:
         sender: str | None = None,
         id: str | None = None,
     ) -> Event:
+        if not isinstance(event, (Event, str, Mapping)):
+            event = _typed.to_event(event, data)
+            data = None
         if isinstance(event, Event):
             if data is not None:
                 raise ValidationError("give data inside the Event, not beside it")
@@ -216,6 +224,10 @@ class _Base:
         self.stats.incr("rejected")
         return SendResult(event=event, target=str(event.target), provider=self.name, error=error, attempts=0)
 
+    def _typed_listen(self, names: Any, options: dict[str, Any]) -> tuple[Any, _typed.TypedListen | None]:
+        payload = self.provider.capabilities.payload
+        return _typed.typed_listen(names, options, payload=payload, stats=self.stats, provider=self.name)
+
     def _listen_context(
         self, names: Iterable[str] | str | None, via: str | ListenMode | None, options: Mapping[str, Any]
     ) -> ListenContext:
@@ -262,7 +274,7 @@ class AsyncClient(_Base):
     """Async client for one provider. ``async with eventkit.connect_async(...) as kit:``."""
 
     def __init__(
-        self, provider: Provider, transport: TransportSettings, shown: str, routes: Mapping[str, str] | None = None
+        self, provider: Provider, transport: Policy, shown: str, routes: Mapping[str, str] | None = None
     ) -> None:
         super().__init__(provider, transport, shown, routes)
         self._sender: AsyncSender | None = None
@@ -272,7 +284,7 @@ class AsyncClient(_Base):
         if self._closed:
             raise CapabilityError("this client is closed", provider=self.name)
         if self._sender is None:
-            self._sender = self.provider.open_async_sender(self.transport, self.stats, self.codec)
+            self._sender = _wiring.open_async_sender(self.provider, self.transport, self.stats, self.codec)
         return self._sender
 
     async def send(
@@ -329,12 +341,54 @@ class AsyncClient(_Base):
         await asyncio.gather(*(worker() for _ in range(min(limit, len(prepared)) or 1)))
         return [r for r in results if r is not None]
 
+    @overload
     def listen(
-        self, names: Iterable[str] | str | None = None, *, via: str | ListenMode | None = None, **options: Any
-    ) -> AsyncIterator[Event]:
-        """Received events, filtered by ``names``, until the consumer stops iterating."""
+        self, names: type[T], *, via: str | ListenMode | None = ..., on_invalid: _Strict = ..., **options: Any
+    ) -> AsyncIterator[Typed[T]]: ...
+    @overload
+    def listen(
+        self, names: type[T], *, via: str | ListenMode | None = ..., on_invalid: Literal["raw"], **options: Any
+    ) -> AsyncIterator[Typed[T] | Event]: ...
+    @overload
+    def listen(
+        self,
+        names: tuple[type[T], type[T2]],
+        *,
+        via: str | ListenMode | None = ...,
+        on_invalid: _Strict = ...,
+        **options: Any,
+    ) -> AsyncIterator[Typed[T | T2]]: ...
+    @overload
+    def listen(
+        self,
+        names: Sequence[type[Any]],
+        *,
+        via: str | ListenMode | None = ...,
+        on_invalid: _Strict = ...,
+        **options: Any,
+    ) -> AsyncIterator[Typed[Any]]: ...
+    @overload
+    def listen(
+        self,
+        names: type[Any] | Sequence[type[Any]],
+        *,
+        via: str | ListenMode | None = ...,
+        on_invalid: Literal["raw"],
+        **options: Any,
+    ) -> AsyncIterator[Typed[Any] | Event]: ...
+    @overload
+    def listen(
+        self, names: Iterable[str] | str | None = ..., *, via: str | ListenMode | None = ..., **options: Any
+    ) -> AsyncIterator[Event]: ...
+    def listen(self, names: Any = None, *, via: str | ListenMode | None = None, **options: Any) -> AsyncIterator[Any]:
+        """Received events, filtered by ``names``, until the consumer stops iterating.
+
+        Given event types (``listen(OrderReady)``), yields :class:`Typed` values instead.
+        """
+        names, typed = self._typed_listen(names, options)
         context = self._listen_context(names, via, options)
-        return _filtered(self.provider.listen(context), context.names)
+        events = _filtered(_wiring.listen(self.provider, context), context.names)
+        return typed.wrap(events) if typed is not None else events
 
     async def aclose(self) -> None:
         self._closed = True
@@ -353,7 +407,7 @@ class Client(_Base):
     """Blocking client for one provider. ``with eventkit.connect(...) as kit:``."""
 
     def __init__(
-        self, provider: Provider, transport: TransportSettings, shown: str, routes: Mapping[str, str] | None = None
+        self, provider: Provider, transport: Policy, shown: str, routes: Mapping[str, str] | None = None
     ) -> None:
         super().__init__(provider, transport, shown, routes)
         self._sender: SyncSender | None = None
@@ -361,6 +415,8 @@ class Client(_Base):
         self._async_sender: AsyncSender | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_width = 0
 
     def _get_portal(self) -> Portal:
         if self._portal is None:
@@ -372,14 +428,14 @@ class Client(_Base):
             if self._closed:
                 raise CapabilityError("this client is closed", provider=self.name)
             if self._sender is None and self._async_sender is None:
-                native = self.provider.open_sync_sender(self.transport, self.stats, self.codec)
+                native = _wiring.open_sync_sender(self.provider, self.transport, self.stats, self.codec)
                 if native is not None:
                     self._sender = native
                 else:
                     portal = self._get_portal()
 
                     async def opener() -> AsyncSender:
-                        return self.provider.open_async_sender(self.transport, self.stats, self.codec)
+                        return _wiring.open_async_sender(self.provider, self.transport, self.stats, self.codec)
 
                     self._async_sender = portal.call(opener())
         if self._sender is not None:
@@ -424,21 +480,106 @@ class Client(_Base):
         items = list(events)
         if limit <= 1 or len(items) <= 1:
             return [one(item) for item in items]
-        with ThreadPoolExecutor(max_workers=min(limit, len(items)), thread_name_prefix="eventkit-send") as pool:
+        width = min(limit, len(items))
+        pool = self._get_executor(width)
+        if pool is None:  # closed: each event gets its "client is closed" result
+            return [one(item) for item in items]
+        if width >= self._executor_width:
             return list(pool.map(one, items))
+        # Fewer in flight than the client's threads: ``width`` workers each take the next item.
+        results: list[SendResult | None] = [None] * len(items)
+        cursor = iter(range(len(items)))
+        cursor_lock = threading.Lock()
 
+        def worker() -> None:
+            while True:
+                with cursor_lock:
+                    index = next(cursor, None)
+                if index is None:
+                    return
+                results[index] = one(items[index])
+
+        for future in [pool.submit(worker) for _ in range(width)]:
+            future.result()
+        return [r for r in results if r is not None]
+
+    def _get_executor(self, width: int) -> ThreadPoolExecutor | None:
+        """The client's one thread pool for ``send_many``, made on first use and grown, never per call.
+
+        Every thread reuses the engine's pooled connections, so repeated calls
+        open no new sockets once the pool is warm.
+        """
+        with self._lock:
+            if self._closed:
+                return None
+            if self._executor is None or width > self._executor_width:
+                old, self._executor = (
+                    self._executor,
+                    ThreadPoolExecutor(max_workers=width, thread_name_prefix="eventkit-send"),
+                )
+                self._executor_width = width
+                if old is not None:
+                    old.shutdown(wait=False)
+            return self._executor
+
+    @overload
     def listen(
-        self, names: Iterable[str] | str | None = None, *, via: str | ListenMode | None = None, **options: Any
-    ) -> Iterator[Event]:
+        self, names: type[T], *, via: str | ListenMode | None = ..., on_invalid: _Strict = ..., **options: Any
+    ) -> Iterator[Typed[T]]: ...
+    @overload
+    def listen(
+        self, names: type[T], *, via: str | ListenMode | None = ..., on_invalid: Literal["raw"], **options: Any
+    ) -> Iterator[Typed[T] | Event]: ...
+    @overload
+    def listen(
+        self,
+        names: tuple[type[T], type[T2]],
+        *,
+        via: str | ListenMode | None = ...,
+        on_invalid: _Strict = ...,
+        **options: Any,
+    ) -> Iterator[Typed[T | T2]]: ...
+    @overload
+    def listen(
+        self,
+        names: Sequence[type[Any]],
+        *,
+        via: str | ListenMode | None = ...,
+        on_invalid: _Strict = ...,
+        **options: Any,
+    ) -> Iterator[Typed[Any]]: ...
+    @overload
+    def listen(
+        self,
+        names: type[Any] | Sequence[type[Any]],
+        *,
+        via: str | ListenMode | None = ...,
+        on_invalid: Literal["raw"],
+        **options: Any,
+    ) -> Iterator[Typed[Any] | Event]: ...
+    @overload
+    def listen(
+        self, names: Iterable[str] | str | None = ..., *, via: str | ListenMode | None = ..., **options: Any
+    ) -> Iterator[Event]: ...
+    def listen(self, names: Any = None, *, via: str | ListenMode | None = None, **options: Any) -> Iterator[Any]:
         """A blocking iterator of received events (the listener runs on a background loop)."""
+        names, typed = self._typed_listen(names, options)
         context = self._listen_context(names, via, options)
-        return self._get_portal().iterate(lambda: _filtered(self.provider.listen(context), context.names))
+
+        def events() -> AsyncIterator[Any]:
+            source = _filtered(_wiring.listen(self.provider, context), context.names)
+            return typed.wrap(source) if typed is not None else source
+
+        return self._get_portal().iterate(events)
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
             sender, self._sender = self._sender, None
             async_sender, self._async_sender = self._async_sender, None
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
         if sender is not None:
             sender.close()
         if self._portal is not None:

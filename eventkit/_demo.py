@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TextIO
 
+from ._table import write_table
 from .testing.sandbox import SANDBOXES, RoundTrip, Sandbox, missing_requirements, round_trip
 
 DEMO_EVENT = "order_ready"
@@ -112,8 +113,8 @@ def table(trips: Sequence[RoundTrip]) -> list[list[str]]:
     rows = [["provider", "on the wire", "bytes", "came back", "round trip", "where the platform changed it"]]
     for trip in trips:
         label = SANDBOXES[trip.sandbox].label if trip.sandbox in SANDBOXES else trip.sandbox
-        wire = trip.wire.summary if trip.wire else "-"
-        size = str(trip.wire.size) if trip.wire else "-"
+        wire = trip.summary.line if trip.summary else "-"
+        size = str(trip.summary.size) if trip.summary else "-"
         rtt = f"{trip.seconds * 1000:.1f} ms" if trip.seconds is not None else "-"
         changes = list(trip.changes) or ["-"]
         rows.append([label, _clip(wire, 44), size, _came_back(trip), rtt, changes[0]])
@@ -127,7 +128,7 @@ def to_json(trips: Sequence[RoundTrip]) -> list[dict[str, Any]]:
             "sandbox": t.sandbox,
             "provider": t.provider,
             "ok": t.ok,
-            "wire": {"summary": t.wire.summary, "bytes": t.wire.size, "text": t.wire.text} if t.wire else None,
+            "wire": {"summary": t.summary.line, "bytes": t.summary.size, "text": t.summary.text} if t.summary else None,
             "sent": t.sent.data,
             "received": t.received.to_dict() if t.received else None,
             "round_trip_ms": round(t.seconds * 1000, 3) if t.seconds is not None else None,
@@ -139,8 +140,6 @@ def to_json(trips: Sequence[RoundTrip]) -> list[dict[str, Any]]:
 
 
 def main(names: Sequence[str] | None, *, timeout: float, as_json: bool, out: TextIO) -> int:
-    from ._cli import _table
-
     started = time.perf_counter()
     trips = run(names, timeout=timeout)
     if as_json:
@@ -148,7 +147,7 @@ def main(names: Sequence[str] | None, *, timeout: float, as_json: bool, out: Tex
     else:
         sent = json.dumps(DEMO_DATA, ensure_ascii=False, separators=(",", ":"))
         out.write(f"sent {DEMO_EVENT} {sent} through each provider to its emulator on 127.0.0.1\n\n")
-        _table(table(trips), out)
+        write_table(table(trips), out)
         failed = [t for t in trips if not t.ok]
         out.write(
             f"\n{len(trips) - len(failed)} of {len(trips)} round trips ok in {time.perf_counter() - started:.1f} s"

@@ -1,7 +1,9 @@
-"""A background event loop that lets the sync client drive async providers.
+"""The one background event loop: a loop running in a daemon thread.
 
-HTTP providers have a native blocking path; AMI, websockets and in-process
-listening are async, so the sync client runs them here, one loop per client.
+The sync client drives async providers (AMI, websockets, in-process listening)
+on one, one loop per client; the testing kit's loopback servers and emulators
+run on one each, so sync clients, async clients and pytest use them alike.
+(``Portal``, the client's old name for it, is the same class.)
 """
 
 from __future__ import annotations
@@ -15,10 +17,20 @@ T = TypeVar("T")
 _DONE = object()
 
 
-class Portal:
-    def __init__(self) -> None:
+class BackgroundLoop:
+    """An asyncio loop in a daemon thread, and ways to run work on it from other threads.
+
+    ``timeout`` is how long :meth:`run` waits by default (``None``: as long as it takes);
+    ``close_timeout`` bounds how long :meth:`close` waits for cancelled tasks to finish.
+    """
+
+    def __init__(
+        self, name: str = "eventkit-portal", *, timeout: float | None = None, close_timeout: float | None = None
+    ) -> None:
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run, name="eventkit-portal", daemon=True)
+        self.timeout = timeout
+        self.close_timeout = close_timeout
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
@@ -33,14 +45,30 @@ class Portal:
     def thread(self) -> threading.Thread:
         return self._thread
 
+    _UNSET: Any = object()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = _UNSET) -> T:
+        """Run ``coro`` on the loop and wait for its result (``timeout`` defaults to the loop's)."""
+        wait = self.timeout if timeout is BackgroundLoop._UNSET else timeout
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(wait)
+
     def call(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+        """:meth:`run` under the name the sync client uses."""
+        return self.run(coro)
+
+    def run_sync(self, fn: Callable[[], T]) -> T:
+        """Call a plain function on the loop's thread (to touch state the loop owns) and return its result."""
+
+        async def wrapper() -> T:
+            return fn()
+
+        return self.run(wrapper())
 
     def call_factory(self, factory: Callable[[], Awaitable[T]]) -> T:
         async def run() -> T:
             return await factory()
 
-        return self.call(run())
+        return self.run(run())
 
     def iterate(self, make: Callable[[], AsyncIterator[T]]) -> Iterator[T]:
         """A blocking iterator over an async iterator built and consumed on the loop.
@@ -52,6 +80,7 @@ class Portal:
         return _PortalIterator(self, make)
 
     def close(self) -> None:
+        """Cancel every task on the loop, wait for them, stop the loop and join its thread."""
         if self._loop.is_closed():
             return
 
@@ -62,11 +91,15 @@ class Portal:
             await asyncio.gather(*tasks, return_exceptions=True)
 
         try:
-            self.call(shutdown())
+            self.run(shutdown(), timeout=self.close_timeout)
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=5 if self.close_timeout is None else self.close_timeout)
             self._loop.close()
+
+
+Portal = BackgroundLoop
+"""The sync client's name for :class:`BackgroundLoop` (kept as an alias)."""
 
 
 def _async(make: Callable[[], T]) -> Callable[[], Awaitable[T]]:
@@ -81,7 +114,7 @@ async def _anext(iterator: AsyncIterator[T]) -> T:
 
 
 class _PortalIterator(Iterator[T]):
-    def __init__(self, portal: Portal, make: Callable[[], AsyncIterator[T]]) -> None:
+    def __init__(self, portal: BackgroundLoop, make: Callable[[], AsyncIterator[T]]) -> None:
         self._portal = portal
         self._iterator: AsyncIterator[T] = portal.call_factory(_async(make))
         self._next: Any = asyncio.run_coroutine_threadsafe(_anext(self._iterator), portal.loop)

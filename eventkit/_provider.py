@@ -2,26 +2,28 @@
 ``eventkit.providers``.
 
 A provider class declares its name, capabilities and settings, and builds a
-sans-I/O codec. HTTP providers stop there: the core's HTTP transport sends what
-their codec encodes. Providers with their own wire (AMI, websockets, in-process)
-also supply an async sender and/or a listener.
+sans-I/O codec. HTTP providers stop there: the client sends what their codec
+encodes with the core's HTTP transport (see :mod:`eventkit._wiring`). Providers
+with their own wire (AMI, websockets, in-process) also supply an async sender
+and/or a listener. This module is a contract only: it imports no transport,
+listener or client module.
 """
 
 from __future__ import annotations
 
 import abc
 import re
-from typing import Any, AsyncIterator, ClassVar, Mapping, Protocol
+from typing import Any, AsyncIterator, ClassVar, Mapping, Protocol, cast
 
 import attrs
 
 from ._capabilities import Capabilities, Limits, ListenMode, SenderRule
-from ._codec import Codec, HttpCodec, WebhookCodec
-from ._errors import CapabilityError, Violation
+from ._codec import Codec, WebhookCodec
+from ._errors import Violation
 from ._event import Event
 from ._results import SendResult
 from ._secrets import Redactor, Secret
-from ._settings import TransportSettings, missing_required, secrets_of, settings_from_url
+from ._settings import Policy, missing_required, secrets_of, settings_from_url
 from ._stats import Counters
 from ._targets import Target
 
@@ -46,7 +48,7 @@ class ListenContext:
 
     names: frozenset[str] | None
     via: ListenMode
-    transport: TransportSettings
+    transport: Policy
     stats: Counters
     options: Mapping[str, Any] = attrs.field(factory=dict)
 
@@ -112,23 +114,24 @@ class Provider(abc.ABC):
         violations.extend((codec or self.codec()).validate(event, target))
         return violations
 
-    # I/O
+    # I/O: each method may return ``NotImplemented``, meaning "the client's default".
+    # The defaults themselves (the core HTTP sender for an HTTP codec, the webhook
+    # receiver for a webhook codec) are chosen by eventkit._wiring, so this contract
+    # never imports a transport or a listener.
 
-    def open_async_sender(self, transport: TransportSettings, stats: Counters, codec: Codec) -> AsyncSender:
-        """The async sender; HTTP providers get the core's HTTP transport."""
-        if isinstance(codec, HttpCodec):
-            from ._transport import AsyncHttpSender
+    def open_async_sender(self, transport: Policy, stats: Counters, codec: Codec) -> AsyncSender:
+        """The provider's own async sender, or ``NotImplemented`` for the client's default.
 
-            return AsyncHttpSender(self, codec, transport, stats)
-        raise CapabilityError(f"{self.name} does not send events", provider=self.name)
+        The default sends an :class:`HttpCodec`'s requests with the core's HTTP transport;
+        a provider with another wire (AMI, websockets, in-process) overrides this.
+        """
+        return cast(AsyncSender, NotImplemented)
 
-    def open_sync_sender(self, transport: TransportSettings, stats: Counters, codec: Codec) -> SyncSender | None:
-        """A native sync sender, or ``None`` to run the async one on a background loop."""
-        if isinstance(codec, HttpCodec):
-            from ._transport import HttpSender
-
-            return HttpSender(self, codec, transport, stats)
-        return None
+    def open_sync_sender(self, transport: Policy, stats: Counters, codec: Codec) -> SyncSender | None:
+        """A native sync sender; ``None`` to run the async one on a background loop;
+        ``NotImplemented`` for the client's default (the blocking HTTP sender for an HTTP codec).
+        """
+        return cast("SyncSender | None", NotImplemented)
 
     def default_listen_mode(self) -> ListenMode | None:
         """The mode ``listen()`` and ``eventkit listen`` use when none is named.
@@ -140,16 +143,13 @@ class Provider(abc.ABC):
         return modes[0] if modes else None
 
     def listen(self, context: ListenContext) -> AsyncIterator[Event]:
-        """Yield received events until cancelled. Webhook providers get the core receiver."""
-        if context.via is ListenMode.WEBHOOK and self.webhook_codec() is not None:
-            from ._webhooks import listen_via_webhooks
+        """Yield received events until cancelled, or ``NotImplemented`` for the client's default.
 
-            return listen_via_webhooks(self, context)
-        raise CapabilityError(
-            f"{self.name} cannot listen via {context.via.value} "
-            f"(it listens via {', '.join(m.value for m in self.capabilities.listen) or 'nothing'})",
-            provider=self.name,
-        )
+        The default listens via webhooks when ``context.via`` asks for them and
+        :meth:`webhook_codec` gives a codec; an override handles its own modes and
+        returns ``super().listen(context)`` for the rest.
+        """
+        return cast(AsyncIterator[Event], NotImplemented)
 
 
 def generic_violations(provider: Provider, event: Event) -> list[Violation]:

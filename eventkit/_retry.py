@@ -1,7 +1,7 @@
 """Retry policy: the one place retries, backoff, Retry-After and rate limiting live.
 
 :class:`RetryLoop` drives any single-attempt function (an HTTP request, an AMI
-action, an in-process publish) under a connection's :class:`TransportSettings`,
+action, an in-process publish) under a connection's :class:`Policy`,
 so every provider, sync or async, retries the same way. No I/O library is
 imported here: this module is on the import path of ``import eventkit``.
 """
@@ -14,22 +14,32 @@ import random
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import Protocol, Union
 
 from ._errors import EventkitError
 from ._event import Event
 from ._results import Receipt, SendResult
-from ._settings import TransportSettings
+from ._secrets import Redactor
+from ._settings import Policy
 from ._stats import Counters
 from ._targets import Target
+from ._telemetry import telemetry_from
 
-if TYPE_CHECKING:
-    from ._provider import Provider
+
+class _Named(Protocol):
+    """What a loop used to read off a whole provider: its name and redactor."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def redactor(self) -> Redactor: ...
+
 
 log = logging.getLogger("eventkit.transport")
 
 
-def backoff_delay(policy: TransportSettings, retry_number: int, rng: random.Random | None = None) -> float:
+def backoff_delay(policy: Policy, retry_number: int, rng: random.Random | None = None) -> float:
     """Exponential backoff with full jitter: uniform in [0, min(max, initial * 2**(n-1))]."""
     ceiling = min(policy.backoff_max, policy.backoff_initial * (2 ** (retry_number - 1)))
     return (rng or random).uniform(0, ceiling)
@@ -64,17 +74,31 @@ class RetryLoop:
 
     An attempt returns a :class:`Receipt` or raises :class:`EventkitError`; retryable
     errors are retried with backoff (or the platform's ``retry_after``) until the
-    attempt budget is spent. Errors are scrubbed of the provider's secrets.
+    attempt budget is spent. Errors are scrubbed of the secrets ``redactor`` knows.
+
+    ``name`` is the provider's name (results and errors carry it). Passing the
+    provider itself, as before 0.2, still works for one release: its ``name`` and
+    ``redactor`` are read off it.
     """
 
-    def __init__(self, provider: Provider, policy: TransportSettings, stats: Counters) -> None:
-        self.provider = provider
-        self.name = provider.name
+    def __init__(
+        self,
+        name: Union[str, _Named],
+        policy: Policy,
+        stats: Counters,
+        redactor: Redactor | None = None,
+    ) -> None:
+        if not isinstance(name, str):  # a provider (deprecated form, kept for one release)
+            redactor = redactor if redactor is not None else name.redactor
+            name = name.name
+        self.name = name
+        self.redactor = redactor if redactor is not None else Redactor()
         self.policy = policy
         self.stats = stats
         self.gate = _RateGate(policy.rate_limit)
+        self.telemetry = telemetry_from(policy.telemetry)
 
-    def _delay(self, attempt: int, error: EventkitError) -> float | None:
+    def _delay(self, attempt: int, error: EventkitError, started: float) -> float | None:
         if error.maybe_delivered and not self.policy.retry_ambiguous:
             return None
         if not error.retryable or attempt >= self.policy.max_attempts:
@@ -86,12 +110,15 @@ class RetryLoop:
             delay = error.retry_after
         else:
             delay = backoff_delay(self.policy, attempt)
+        deadline = self.policy.deadline
+        if deadline is not None and time.monotonic() + delay >= started + deadline:
+            return None  # the send's deadline would pass before the next attempt could start
         self.stats.incr("retries")
         log.debug("%s: retrying in %.3fs after %s", self.name, delay, type(error).__name__)
         return delay
 
     def _scrub(self, error: EventkitError) -> EventkitError:
-        redact = self.provider.redactor
+        redact = self.redactor
         error.message = redact.text(error.message)
         error.args = (error.message,)
         error.body = redact.value(error.body)
@@ -110,7 +137,7 @@ class RetryLoop:
         error: EventkitError | None,
     ) -> SendResult:
         self.stats.incr("sent" if error is None else "failed")
-        return SendResult(
+        result = SendResult(
             event=event,
             target=str(target),
             provider=self.name,
@@ -120,6 +147,9 @@ class RetryLoop:
             elapsed=time.monotonic() - started,
             possible_duplicate=ambiguous and attempts > 1,
         )
+        if self.telemetry is not None:
+            self.telemetry.finished(result, target.kind)
+        return result
 
     def run(self, event: Event, target: Target, attempt: Callable[[], Receipt]) -> SendResult:
         started = time.monotonic()
@@ -131,10 +161,15 @@ class RetryLoop:
                 time.sleep(wait)
             number += 1
             try:
-                return self._result(event, target, number, started, ambiguous, attempt(), None)
+                if self.telemetry is None:
+                    receipt = attempt()
+                else:
+                    with self.telemetry.attempt(self.name, event, target.kind, number):
+                        receipt = attempt()
+                return self._result(event, target, number, started, ambiguous, receipt, None)
             except EventkitError as error:
                 ambiguous = ambiguous or error.maybe_delivered
-                delay = self._delay(number, error)
+                delay = self._delay(number, error, started)
                 if delay is None:
                     return self._result(event, target, number, started, ambiguous, None, error)
                 time.sleep(delay)
@@ -149,10 +184,15 @@ class RetryLoop:
                 await asyncio.sleep(wait)
             number += 1
             try:
-                return self._result(event, target, number, started, ambiguous, await attempt(), None)
+                if self.telemetry is None:
+                    receipt = await attempt()
+                else:
+                    with self.telemetry.attempt(self.name, event, target.kind, number):
+                        receipt = await attempt()
+                return self._result(event, target, number, started, ambiguous, receipt, None)
             except EventkitError as error:
                 ambiguous = ambiguous or error.maybe_delivered
-                delay = self._delay(number, error)
+                delay = self._delay(number, error, started)
                 if delay is None:
                     return self._result(event, target, number, started, ambiguous, None, error)
                 await asyncio.sleep(delay)

@@ -10,9 +10,21 @@ from __future__ import annotations
 
 import hmac
 import re
+import threading
+import weakref
 from typing import Any, Iterable
 
 MASK = "***"
+
+_registry: weakref.WeakSet[Redactor] = weakref.WeakSet()
+_registry_lock = threading.Lock()
+
+
+def live_redactors() -> list[Redactor]:
+    """Every redactor still alive (the logging filter's source of secrets)."""
+    with _registry_lock:
+        return list(_registry)
+
 
 _SENSITIVE_KEY = re.compile(
     r"(secret|token|password|passwd|authorization|private[_-]?key|api[_-]?key|signature|credential)",
@@ -60,15 +72,30 @@ class Secret:
 
 
 class Redactor:
-    """Replaces known secret values, and values under sensitive keys, with ``***``."""
+    """Replaces known secret values, and values under sensitive keys, with ``***``.
 
-    __slots__ = ("_values",)
+    Every redactor is also entered in a process-wide registry (held weakly) that
+    eventkit's logging filter reads, so its secrets are masked in every log line,
+    third-party libraries' included, for as long as the redactor lives.
+    """
+
+    __slots__ = ("__weakref__", "_values")
 
     def __init__(self, secrets: Iterable[str | Secret | None] = ()) -> None:
         values = {s.reveal() if isinstance(s, Secret) else s for s in secrets}
         # Longest first so a secret containing another is masked whole; very short
         # values would mask ordinary text and are not secrets worth the name.
         self._values = sorted((v for v in values if v and len(v) >= 4), key=len, reverse=True)
+        if self._values:
+            with _registry_lock:
+                _registry.add(self)
+            from ._logging import install_secret_filter  # here: _logging imports this module
+
+            install_secret_filter()
+
+    def values(self) -> list[str]:
+        """The secret values themselves, for the logging filter only."""
+        return list(self._values)
 
     def text(self, text: str) -> str:
         for value in self._values:

@@ -10,7 +10,9 @@ an error.
 
 from __future__ import annotations
 
+import math
 import os
+import ssl
 import types
 import typing
 from typing import Any, Mapping, Sequence, Union
@@ -43,12 +45,13 @@ def setting(
     help: str = "",
     url: str | None = None,
     factory: Any = None,
+    converter: Any = None,
 ) -> Any:
     """Declare one provider setting (an ``attrs.field`` with eventkit's metadata)."""
     info = SettingInfo(secret=secret, required=required, env=tuple(env), help=help, url=url)
     if factory is not None:
-        return attrs.field(factory=factory, metadata={_META: info})
-    return attrs.field(default=default, metadata={_META: info})
+        return attrs.field(factory=factory, converter=converter, metadata={_META: info})
+    return attrs.field(default=default, converter=converter, metadata={_META: info})
 
 
 def info_of(field: attrs.Attribute) -> SettingInfo:  # type: ignore[type-arg]
@@ -56,12 +59,34 @@ def info_of(field: attrs.Attribute) -> SettingInfo:  # type: ignore[type-arg]
     return info if isinstance(info, SettingInfo) else SettingInfo()
 
 
-@attrs.frozen
-class TransportSettings:
-    """Settings every connected provider has: timeouts, retries, TLS, injection points."""
+def _verify(value: Any) -> bool | str | ssl.SSLContext:
+    """``verify`` as an engine takes it: on/off, a CA bundle path (file or directory) that exists, or a context."""
+    if isinstance(value, (bool, ssl.SSLContext)):
+        return value
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if isinstance(value, str) and value:
+        if not os.path.exists(value):
+            raise SettingsError(f"setting 'verify': no CA bundle file or directory at {value!r}")
+        return value
+    raise SettingsError(
+        f"setting 'verify' must be true, false, a CA bundle path or an ssl.SSLContext, not {type(value).__name__}"
+    )
 
-    timeout: float = setting(10.0, help="seconds to wait for a platform's answer")
+
+@attrs.frozen
+class Policy:
+    """How a connection sends: timeouts, retries and backoff, rate, concurrency, TLS, HTTP engine
+    and injection points. Every connected provider has one (``kit.transport``), made from the
+    ``connect`` keywords that name its fields; :class:`~eventkit.provider.RetryLoop` and the
+    HTTP engines read it.
+    """
+
+    timeout: float = setting(10.0, help="seconds one attempt may take, connect to complete answer, on every engine")
     connect_timeout: float | None = setting(help="seconds to wait for a connection (default: timeout)")
+    deadline: float | None = setting(
+        help="seconds a whole send may take, retries and their waits included (none by default)"
+    )
     max_attempts: int = setting(3, help="attempts per event, first included")
     backoff_initial: float = setting(0.25, help="first retry delay in seconds, doubled each retry, with jitter")
     backoff_max: float = setting(10.0, help="longest computed retry delay in seconds")
@@ -72,19 +97,44 @@ class TransportSettings:
     )
     concurrency: int = setting(16, help="events in flight at once in send_many")
     rate_limit: float | None = setting(help="client-side ceiling in requests per second (none by default)")
-    verify: bool = setting(True, help="verify TLS certificates")
+    verify: Union[bool, str, ssl.SSLContext] = setting(
+        True,
+        converter=_verify,
+        help="TLS: true (system CAs), false (no checks), a CA bundle file or directory, or an ssl.SSLContext",
+    )
     http_client: Any = setting(help="an httpx.Client to use instead of eventkit's own (sync)")
     async_http_client: Any = setting(help="an httpx.AsyncClient to use instead of eventkit's own")
     http_transport: Any = setting(help="an httpx transport (e.g. httpx.MockTransport) for eventkit's clients")
+    telemetry: Any = setting(
+        False,
+        help="OpenTelemetry spans and metrics for sends (needs the otel extra): true, or an eventkit Telemetry",
+    )
     http_engine: str = setting(
         "auto",
         help="HTTP engine: auto (stdlib sync, aiohttp async when installed, httpx when injected), httpx, stdlib, aiohttp",
     )
+    # Listening as a service.
+    shutdown_timeout: float = setting(
+        10.0, help="seconds a stopping listener gives requests in flight to finish (webhook server drain)"
+    )
+    max_outage: float | None = setting(
+        help="seconds a listener may fail to connect before it gives up with an error (default: retry forever)"
+    )
 
     def __attrs_post_init__(self) -> None:
         problems = []
+        for field in attrs.fields(type(self)):
+            value = getattr(self, field.name)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                problem = _numeric_problem(field.name, value)
+                if problem:
+                    raise SettingsError(problem)
         if self.timeout <= 0:
             problems.append("timeout must be > 0")
+        if self.connect_timeout is not None and self.connect_timeout <= 0:
+            problems.append("connect_timeout must be > 0")
+        if self.deadline is not None and self.deadline <= 0:
+            problems.append("deadline must be > 0")
         if self.max_attempts < 1:
             problems.append("max_attempts must be >= 1")
         if self.concurrency < 1:
@@ -95,11 +145,18 @@ class TransportSettings:
             problems.append("http_engine must be auto, httpx, stdlib or aiohttp")
         if self.rate_limit is not None and self.rate_limit <= 0:
             problems.append("rate_limit must be > 0")
+        if not 0 < self.shutdown_timeout < float("inf"):  # also refuses NaN
+            problems.append("shutdown_timeout must be a positive number of seconds")
+        if self.max_outage is not None and not 0 < self.max_outage < float("inf"):
+            problems.append("max_outage must be a positive number of seconds")
         if problems:
             raise SettingsError("; ".join(problems))
 
 
-TRANSPORT_FIELDS = frozenset(f.name for f in attrs.fields(TransportSettings))
+TransportSettings = Policy
+"""The old name of :class:`Policy` (deprecated; removed in 0.2)."""
+
+TRANSPORT_FIELDS = frozenset(f.name for f in attrs.fields(Policy))
 
 
 # Conversion from the strings that URLs, environment variables and --set give.
@@ -139,13 +196,18 @@ def _convert(value: Any, tp: Any, name: str, secret: bool) -> Any:
         if isinstance(value, bool):
             raise SettingsError(f"setting {name!r} must be a number")
         if isinstance(value, (int, float)) and (tp is float or isinstance(value, int)):
-            return tp(value)
-        try:
-            return tp(str(value).strip())
-        except ValueError:
-            raise SettingsError(
-                f"setting {name!r} must be {'an integer' if tp is int else 'a number'}, not {_show(value, secret)}"
-            ) from None
+            number = tp(value)
+        else:
+            try:
+                number = tp(str(value).strip())
+            except ValueError:
+                raise SettingsError(
+                    f"setting {name!r} must be {'an integer' if tp is int else 'a number'}, not {_show(value, secret)}"
+                ) from None
+        problem = _numeric_problem(name, number, value, secret)
+        if problem:
+            raise SettingsError(problem)
+        return number
     if tp is str:
         if isinstance(value, str):
             return value
@@ -160,6 +222,18 @@ def _convert(value: Any, tp: Any, name: str, secret: bool) -> Any:
         except TypeError:
             raise SettingsError(f"setting {name!r} must be a list") from None
     return value
+
+
+def _numeric_problem(name: str, number: float, raw: Any = None, secret: bool = False) -> str | None:
+    """Why a numeric setting is refused: every one is a count, a size or seconds, so NaN, inf and < 0 are errors.
+
+    NaN compares false with everything, so a NaN timeout or ``retry_after_max``
+    would silently disable the checks made with it (a ``Retry-After: 1e9`` let through).
+    """
+    if math.isnan(number) or math.isinf(number) or number < 0:
+        shown = _show(number if raw is None else raw, secret)
+        return f"setting {name!r} must be a finite number >= 0, not {shown}"
+    return None
 
 
 def _show(value: Any, secret: bool) -> str:
@@ -243,10 +317,8 @@ def resolve_transport(
     kwargs: Mapping[str, Any],
     environ: Mapping[str, str] | None = None,
     from_config: Mapping[str, Any] | None = None,
-) -> TransportSettings:
-    settings: TransportSettings = resolve(
-        TransportSettings, provider, kwargs=kwargs, environ=environ, from_config=from_config
-    )
+) -> Policy:
+    settings: Policy = resolve(Policy, provider, kwargs=kwargs, environ=environ, from_config=from_config)
     return settings
 
 

@@ -194,3 +194,17 @@ def _parse_app(text: str, rest: str) -> AppTarget:
                 raise _bad(text, f"source {value!r}: ',' would split it into two sources")
             sources.append(value)
     return AppTarget(app, tuple(sources))
+
+
+_PLACEHOLDER = "eventkit-check"
+_SAMPLES = {
+    "ami": "ami",
+    "call": "call:00000000-0000-4000-8000-000000000000",
+    "channel": f"channel:messaging:{_PLACEHOLDER}",
+    "conversation": "conversation:CON-00000000-0000-4000-8000-000000000000",
+}
+
+
+def sample_target(kind: str) -> str:
+    """A placeholder address of ``kind``, for asking whether an event fits that kind at all (``check``)."""
+    return _SAMPLES.get(kind, f"{kind}:{_PLACEHOLDER}")

@@ -11,23 +11,31 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import inspect
-import json
 import logging
 import time
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Iterable, Mapping, MutableMapping, Union
 
+from ._aio import wait_within
+from ._asgi import answer_json
 from ._codec import WebhookCodec
-from ._errors import AuthenticationError, EventkitError
+from ._errors import AuthenticationError, EventkitError, PayloadTooLargeError
 from ._event import Event
+from ._logging import Throttle, redact
 from ._stats import Counters
 
 if TYPE_CHECKING:
     from ._provider import ListenContext, Provider
 
 log = logging.getLogger("eventkit.webhooks")
+_refusals = Throttle(log, interval=60.0)
+"""Refused calls are WARNING (a wrong secret must show at the default level), one line a minute per kind."""
 
 Handler = Callable[[Event], Union[Awaitable[None], None]]
+ReadinessCheck = Callable[[], Awaitable[Any]]
+HEALTH_PATH = "/healthz"
+READY_PATH = "/readyz"
 # The ASGI spec's types (as asgiref and Starlette spell them), so the receiver mounts anywhere.
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -87,9 +95,23 @@ class WebhookReceiver:
         dedupe_size: int = 100_000,
         dedupe_ttl: float = 24 * 3600.0,
         queue_size: int = 10_000,
+        body_timeout: float = 20.0,
+        max_buffered_bytes: int = 32 << 20,
+        readiness: Iterable[ReadinessCheck] = (),
+        readiness_timeout: float = 2.0,
     ) -> None:
         self.prefix = "/" + prefix.strip("/")
         self.max_body_bytes = max_body_bytes
+        self.body_timeout = body_timeout
+        """Seconds for a whole request body to arrive once the head is in (else 408)."""
+        self.max_buffered_bytes = max_buffered_bytes
+        """Request bytes held at once across every request; past it, new bodies get 503 + Retry-After."""
+        self.readiness: list[ReadinessCheck] = list(readiness)
+        """Async checks ``/readyz`` runs (a store's ``ping``...); append to plug one in."""
+        self.readiness_timeout = readiness_timeout
+        self._buffered = 0
+        self._draining = False
+        self._readers: set[Any] = set()
         self.queue_size = queue_size
         self.stats = Counters()
         self._codecs: dict[str, WebhookCodec] = {}
@@ -135,11 +157,15 @@ class WebhookReceiver:
             delivery = codec.parse_webhook(headers, body)
         except AuthenticationError as exc:
             self.stats.incr("rejected_signature")
-            log.info("webhook for %s refused: %s", provider, exc.message)
+            _refusals.warning(f"401:{provider}", "webhook for %s refused (401): %s", provider, exc.message)
             return 401, {"error": "signature verification failed"}
+        except PayloadTooLargeError as exc:  # over the cap once decompressed: what the docs promise
+            self.stats.incr("rejected_size")
+            _refusals.warning(f"413:{provider}", "webhook for %s refused (413): %s", provider, exc.message)
+            return 413, {"error": exc.message}
         except EventkitError as exc:
             self.stats.incr("rejected_malformed")
-            log.info("malformed webhook for %s: %s", provider, exc.message)
+            _refusals.warning(f"400:{provider}", "malformed webhook for %s refused (400): %s", provider, exc.message)
             return 400, {"error": exc.message}
         except Exception:  # a codec bug must not take the receiver down
             self.stats.incr("errors")
@@ -169,6 +195,46 @@ class WebhookReceiver:
                 self.stats.incr("handler_errors")
                 log.exception("webhook handler %r failed", handler)
 
+    # Operations: health, readiness, draining.
+
+    async def ready(self) -> tuple[bool, list[str]]:
+        """Whether this receiver should get traffic, and why not: each readiness check must pass.
+
+        A check is an async callable (a store's ``ping``, a listener's "connected?");
+        it fails by raising or returning ``False``, and gets ``readiness_timeout`` seconds.
+        """
+        if self._draining:
+            return False, ["shutting down"]
+        reasons: list[str] = []
+        for check in list(self.readiness):
+            name = getattr(check, "__qualname__", None) or repr(check)
+            try:
+                result = await wait_within(check(), self.readiness_timeout)
+            except asyncio.TimeoutError:
+                reasons.append(f"{name}: no answer within {self.readiness_timeout:g}s")
+            except Exception as exc:
+                reasons.append(redact(f"{name}: {type(exc).__name__}: {exc}"))
+            else:
+                if result is False:
+                    reasons.append(f"{name}: not ready")
+        return not reasons, reasons
+
+    def drain(self, grace: float = 0.0) -> None:
+        """Start shutting down: ``/readyz`` answers 503 from now on, and bodies still
+        being read after ``grace`` seconds are refused with 503 (the platform retries)."""
+        self._draining = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(0.0, grace)
+        for timer in list(self._readers):
+            when = timer.when()
+            if when is None or when > deadline:
+                timer.reschedule(deadline)
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Request bytes held right now, across every request (bounded by ``max_buffered_bytes``)."""
+        return self._buffered
+
     # ASGI
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -183,13 +249,27 @@ class WebhookReceiver:
         if scope["type"] != "http":
             return
         path: str = scope.get("path", "")
+        method = scope.get("method")
+        if path in (HEALTH_PATH, READY_PATH):
+            if method not in ("GET", "HEAD"):
+                await answer_json(send, 405, {"error": "GET only"}, headers=[(b"allow", b"GET, HEAD")])
+            elif path == HEALTH_PATH:
+                await answer_json(send, 200, {"status": "ok"})
+            else:
+                ok, reasons = await self.ready()
+                await answer_json(send, 200 if ok else 503, {"ready": ok, "reasons": reasons})
+            return
         name = path[len(self.prefix) + 1 :].strip("/") if path.startswith(self.prefix + "/") else None
         if name is None or name not in self._codecs:
             self.stats.incr("not_found")
-            await _answer(send, 404, {"error": "not found"})
+            await answer_json(send, 404, {"error": "not found"})
             return
-        if scope.get("method") != "POST":
-            await _answer(send, 405, {"error": "POST only"}, extra=[(b"allow", b"POST")])
+        if method != "POST":
+            await answer_json(send, 405, {"error": "POST only"}, headers=[(b"allow", b"POST")])
+            return
+        if self._draining:
+            self.stats.incr("refused_draining")
+            await answer_json(send, 503, {"error": "shutting down"}, headers=[(b"retry-after", b"5")])
             return
         headers: dict[str, str] = {}
         for key, value in scope.get("headers", []):
@@ -199,34 +279,81 @@ class WebhookReceiver:
         declared = headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
             self.stats.incr("rejected_size")
-            await _answer(send, 413, {"error": f"body over {self.max_body_bytes} bytes"})
+            _refusals.warning(
+                f"size:{name}", "webhook for %s refused (413): body over %d bytes", name, self.max_body_bytes
+            )
+            await answer_json(send, 413, {"error": f"body over {self.max_body_bytes} bytes"})
             return
-        body = bytearray()
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
+        if declared is not None and self._buffered + int(declared) > self.max_buffered_bytes:
+            await self._busy(send, name)
+            return
+        held = 0
+        try:
+            body = bytearray()
+            more = True
+            try:
+                async with self._deadline() as timer:
+                    while more:
+                        if timer is None:  # Python 3.10
+                            message = await asyncio.wait_for(receive(), self.body_timeout)
+                        else:
+                            message = await receive()
+                        if message["type"] == "http.disconnect":
+                            return
+                        chunk = message.get("body", b"")
+                        if self._buffered + len(chunk) > self.max_buffered_bytes:
+                            await self._busy(send, name)
+                            return
+                        self._buffered += len(chunk)
+                        held += len(chunk)
+                        body += chunk
+                        more = message.get("more_body", False)
+                        if len(body) > self.max_body_bytes:
+                            self.stats.incr("rejected_size")
+                            await answer_json(send, 413, {"error": f"body over {self.max_body_bytes} bytes"})
+                            return
+            except asyncio.TimeoutError:
+                await self._too_slow(send, name)
                 return
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-            if len(body) > self.max_body_bytes:
-                self.stats.incr("rejected_size")
-                await _answer(send, 413, {"error": f"body over {self.max_body_bytes} bytes"})
-                return
-        status, payload = await self.handle(name, headers, bytes(body))
-        await _answer(send, status, payload)
+            status, payload = await self.handle(name, headers, bytes(body))
+            await answer_json(send, status, payload)
+        finally:
+            self._buffered -= held
 
+    @contextlib.asynccontextmanager
+    async def _deadline(self) -> AsyncIterator[Any]:
+        """``body_timeout`` for reading one body, which :meth:`drain` can bring forward."""
+        if not hasattr(asyncio, "timeout"):  # Python 3.10: per read; the server's shutdown timeout is the backstop
+            yield None
+            return
+        async with asyncio.timeout(self.body_timeout) as timer:
+            self._readers.add(timer)
+            try:
+                yield timer
+            finally:
+                self._readers.discard(timer)
 
-async def _answer(send: Send, status: int, payload: Mapping[str, Any], extra: list[tuple[bytes, bytes]] = ()) -> None:  # type: ignore[assignment]
-    body = json.dumps(payload).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    async def _too_slow(self, send: Send, name: str) -> None:
+        if self._draining:
+            self.stats.incr("refused_draining")
+            await answer_json(send, 503, {"error": "shutting down"}, headers=[(b"retry-after", b"5")])
+            return
+        self.stats.incr("timed_out_body")
+        _refusals.warning(
+            f"timeout:{name}", "webhook for %s refused (408): body not received within %gs", name, self.body_timeout
+        )
+        await answer_json(send, 408, {"error": "request body timeout"}, headers=[(b"connection", b"close")])
+
+    async def _busy(self, send: Send, name: str) -> None:
+        self.stats.incr("refused_busy")
+        _refusals.warning(
+            "busy",
+            "webhook for %s refused (503): %d bytes already buffered (max_buffered_bytes=%d)",
+            name,
+            self._buffered,
+            self.max_buffered_bytes,
+        )
+        await answer_json(send, 503, {"error": "too busy, retry later"}, headers=[(b"retry-after", b"1")])
 
 
 async def listen_via_webhooks(provider: Provider, context: ListenContext) -> AsyncIterator[Event]:
@@ -234,7 +361,14 @@ async def listen_via_webhooks(provider: Provider, context: ListenContext) -> Asy
 
     Options: ``receiver`` (an existing :class:`WebhookReceiver` to read from
     instead of serving one), ``host`` (default 127.0.0.1), ``port`` (default
-    8080; 0 picks a free one), ``on_ready`` (called with the webhook URL).
+    8080; 0 picks a free one), ``on_ready`` (called with the webhook URL),
+    ``stop`` (an :class:`asyncio.Event`: once set, the server drains and the
+    iterator ends after yielding what was acknowledged meanwhile),
+    ``max_body_bytes``, ``body_timeout``, ``max_buffered_bytes`` and ``readiness``
+    (the receiver's), ``header_timeout``, ``keep_alive`` and ``max_connections``
+    (the server's, see :class:`~eventkit._serve.ServerLimits`). The server also
+    answers ``GET /healthz`` and ``GET /readyz``, and drains for the
+    ``shutdown_timeout`` setting when the listener stops.
     """
     options = dict(context.options)
     receiver = options.pop("receiver", None)
@@ -246,26 +380,61 @@ async def listen_via_webhooks(provider: Provider, context: ListenContext) -> Asy
         finally:
             subscription.close()
         return
-    from ._serve import serve
+    from ._serve import ServerLimits, serve
 
     host = options.pop("host", "127.0.0.1")
-    port = int(options.pop("port", 8080))
+    port = options.pop("port", 8080)
+    if isinstance(port, str) and port.strip().isdigit():
+        port = int(port)
     on_ready = options.pop("on_ready", None)
-    max_body = int(options.pop("max_body_bytes", 1 << 20))
+    stop: asyncio.Event | None = options.pop("stop", None)
+    receiver_options = {
+        key: options.pop(key)
+        for key in ("max_body_bytes", "body_timeout", "max_buffered_bytes", "readiness")
+        if key in options
+    }
+    limit_options = {
+        key: options.pop(key) for key in ("header_timeout", "keep_alive", "max_connections") if key in options
+    }
     if options:
         from ._errors import SettingsError
 
         raise SettingsError(f"unknown listen options {sorted(options)} for webhooks", provider=provider.name)
-    receiver = WebhookReceiver([provider], max_body_bytes=max_body)
+    shutdown_timeout = getattr(context.transport, "shutdown_timeout", None) or ServerLimits.shutdown_timeout
+    limits = ServerLimits(shutdown_timeout=shutdown_timeout, **limit_options)
+    receiver = WebhookReceiver([provider], **receiver_options)
     receiver.stats = context.stats
-    async with serve(receiver, host, port) as (_server, bound):
-        url = f"http://{host if ':' not in host else f'[{host}]'}:{bound}{receiver.prefix}/{provider.name}"
-        log.info("listening for %s webhooks on %s", provider.name, url)
-        subscription = receiver.events()
-        try:
+    subscription = receiver.events()
+    try:
+        async with serve(receiver, host, port, limits=limits) as (_server, bound):
+            url = f"http://{host if ':' not in host else f'[{host}]'}:{bound}{receiver.prefix}/{provider.name}"
+            log.info("listening for %s webhooks on %s", provider.name, url)
             if on_ready is not None:
                 on_ready(url)
-            async for event in subscription:
+            while stop is None or not stop.is_set():
+                event = await _next(subscription, stop)
+                if event is None:
+                    break
                 yield event
-        finally:
-            subscription.close()
+        # Drained: what was acknowledged during the drain is still handed over.
+        while not subscription.queue.empty():
+            yield subscription.queue.get_nowait()
+    finally:
+        subscription.close()
+
+
+async def _next(subscription: Subscription, stop: asyncio.Event | None) -> Event | None:
+    """The next delivered event, or ``None`` once ``stop`` is set."""
+    if stop is None:
+        return await subscription.queue.get()
+    getting = asyncio.ensure_future(subscription.queue.get())
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({getting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        if not getting.done():
+            getting.cancel()
+    if getting.done() and not getting.cancelled():
+        return getting.result()
+    return None

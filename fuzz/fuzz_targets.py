@@ -293,7 +293,7 @@ def generate(target: FuzzTarget, rng: random.Random) -> bytes:
 
 
 def _ami(data: bytes, rng: random.Random) -> object:
-    from eventkit_asterisk._ami_codec import decode_user_event
+    from eventkit_asterisk._codec_ami import decode_user_event
     from eventkit_asterisk._frames import AmiFrame, AmiParser
 
     parser = AmiParser(expect_banner=data.startswith(b"Asterisk"), max_frame_bytes=4096)
@@ -310,14 +310,14 @@ def _ami(data: bytes, rng: random.Random) -> object:
 
 
 def _ari(data: bytes, rng: random.Random) -> object:
-    from eventkit_asterisk._ari_codec import decode_ari_frame
+    from eventkit_asterisk._codec_ari import decode_ari_frame
 
     # websockets hands a listener str for text frames and bytes for binary ones.
     return decode_ari_frame(data.decode("utf-8", "replace") if rng.random() < 0.5 else data)
 
 
 def _relay(data: bytes, rng: random.Random) -> object:
-    from eventkit_signalwire._relay import decode_user_event, is_user_event, parse_frame
+    from eventkit_signalwire._codec_relay import decode_user_event, is_user_event, parse_frame
 
     frame = parse_frame(data)
     if frame.is_request and frame.method == "signalwire.event" and is_user_event(frame.params):
@@ -523,7 +523,7 @@ def _request(provider: str) -> tuple[Any, Any]:
 
 def _answers(provider: str) -> Callable[[bytes, random.Random], object]:
     def run(data: bytes, rng: random.Random) -> object:
-        from eventkit import HttpResponse
+        from eventkit.provider import HttpResponse
 
         codec, request = _request(provider)
         status = rng.choice([*_STATUSES, rng.randint(100, 599)])

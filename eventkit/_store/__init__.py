@@ -14,6 +14,7 @@ from ._base import (
     Store,
     StoreError,
     StoreFullError,
+    StoreSettingsError,
     StoreStats,
     StoreUnavailableError,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreFullError",
+    "StoreSettingsError",
     "StoreStats",
     "StoreUnavailableError",
     "open_store",

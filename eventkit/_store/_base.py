@@ -28,10 +28,21 @@ Inbox
     attempts would exceed ``max_attempts`` moves to the group's dead letters instead.
   * :meth:`Store.ack` marks entries handled for a group; :meth:`Store.release` puts one
     back with a not-before time (a handler failed; retried after ``delay``).
+    Acknowledging a dead letter's id discards it (the way to drop a dead letter for good).
+    Ids a group does not hold (never handed out, already acknowledged) are ignored by
+    ``ack``, ``release`` and ``replay``; a string that is no id of the store at all is a
+    :class:`StoreSettingsError`.
+  * A dead letter keeps its event held (counted in :class:`StoreStats` and the bounds)
+    until it is replayed and acknowledged, or acknowledged. Its ``attempts`` are the
+    hand-outs made (``max_attempts``), its ``error`` the last ``release`` error (or ``None``);
+    :meth:`Store.dead_letters` lists oldest dead first.
   * An event may be deleted once every group that existed when it was appended has
     acknowledged it (or dead-lettered it), and it is older than ``retention``.
     Unacknowledged events are never deleted to make room: the store refuses new
     ones instead (:class:`StoreFullError`), which listeners turn into 503 / backpressure.
+    Events appended while no group exists are held until a group has read and
+    acknowledged them. ``max_events`` bounds inbox entries (and, separately, outbox
+    items); ``max_bytes`` bounds inbox and outbox payloads together.
 
 Outbox
   * :meth:`Store.enqueue` stores events to send, durable on return, in order per
@@ -45,22 +56,36 @@ Outbox
     the next attempt; ``maybe_delivered=False`` clears it.
   * :meth:`Store.complete` removes delivered items; :meth:`Store.fail` either schedules
     another attempt (``retry_at``) or, with ``dead=True``, moves the item to the dead
-    state (listed, purgeable, never leased again unless retried by a user).
+    state (listed, purgeable, never leased again unless retried by a user). A dead item
+    leaves its key's order: the next item of that key can be leased. ``retry_dead``
+    puts it back in its original place (by id) with its attempts kept.
+
+Ids are strings that sort in append order within one store (:func:`format_id`).
+Caller errors (a NaN timeout, ``count=0``, a negative delay, an unknown URL parameter)
+raise :class:`StoreSettingsError` before any I/O.
 """
 
 from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 import attrs
 
-from .._errors import EventkitError
+from .._errors import EventkitError, SettingsError
 
 
 class StoreError(EventkitError):
     """The store cannot be used: a bad URL, a corrupt or unwritable file (raised at open)."""
+
+
+class StoreSettingsError(StoreError, SettingsError):
+    """A store URL or argument is malformed (unknown parameter, NaN, negative, bad unit): found before any I/O.
+
+    Both a :class:`StoreError` (what store callers catch) and a
+    :class:`~eventkit.SettingsError` (what configuration code catches).
+    """
 
 
 class StoreUnavailableError(StoreError):
@@ -185,7 +210,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def ping(self) -> None:
-        """Raise :class:`StoreUnavailableError` unless the store can take a write now (readiness)."""
+        """Raise :class:`StoreUnavailableError` unless the store can take a write now (readiness).
+
+        A store at its ``max_events`` or ``max_bytes`` bound raises :class:`StoreFullError`.
+        """
 
     @abc.abstractmethod
     async def stats(self) -> StoreStats: ...
@@ -258,3 +286,73 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def purge(self, provider: str | None = None, ids: Sequence[str] | None = None) -> int:
         """Delete outbox items (all of a provider's when ``ids`` is None); the number deleted."""
+
+
+# Helpers every backend shares (additions to the contract, no behaviour of their own).
+
+_ID_WIDTH = 16
+
+
+def format_id(seq: int) -> str:
+    """An entry id from a store's sequence number: zero-padded so ids sort as strings in append order."""
+    return f"{seq:0{_ID_WIDTH}d}"
+
+
+def parse_id(id: str) -> int:
+    """The sequence number behind an id :func:`format_id` made; anything else is a :class:`StoreSettingsError`."""
+    if not isinstance(id, str) or not id.isdigit() or not id.isascii():
+        raise StoreSettingsError(f"{id!r} is not an id from this store")
+    return int(id)
+
+
+def _finite(name: str, value: float, *, minimum: float = 0.0) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not (value >= minimum)
+        or value == float("inf")
+    ):
+        raise StoreSettingsError(f"{name} must be a finite number >= {minimum:g}, not {value!r}")
+
+
+def check_read_args(
+    group: str, consumer: str, count: int, timeout: float | None, claim_idle: float, max_attempts: int
+) -> None:
+    """The caller errors of :meth:`Store.read`, raised before any I/O on every backend."""
+    if not isinstance(group, str) or not group:
+        raise StoreSettingsError("group must be a non-empty string")
+    if not isinstance(consumer, str) or not consumer:
+        raise StoreSettingsError("consumer must be a non-empty string")
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise StoreSettingsError(f"count must be an int >= 1, not {count!r}")
+    if timeout is not None:
+        _finite("timeout", timeout)
+    _finite("claim_idle", claim_idle)
+    if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
+        raise StoreSettingsError(f"max_attempts must be an int >= 1, not {max_attempts!r}")
+
+
+def full_inbox(bounds: _HasBounds, events: int, size: int) -> str | None:
+    """Why the inbox cannot take one more event (for :meth:`Store.ping`), or ``None``."""
+    if bounds.max_events and events >= bounds.max_events:
+        return f"holds {events} events, its bound is {bounds.max_events}"
+    if bounds.max_bytes and size >= bounds.max_bytes:
+        return f"holds {size} bytes, its bound is {bounds.max_bytes}"
+    return None
+
+
+class _HasBounds(Protocol):
+    @property
+    def max_events(self) -> int: ...
+    @property
+    def max_bytes(self) -> int: ...
+
+
+def check_delay(name: str, value: float) -> None:
+    """A delay or lease length: finite and not negative."""
+    _finite(name, value)
+
+
+def check_optional_time(name: str, value: float | None) -> None:
+    if value is not None:
+        _finite(name, value)

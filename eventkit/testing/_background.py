@@ -1,7 +1,8 @@
 """Loopback servers on a background thread, for emulators and tests.
 
-Emulators run on their own event loop in a thread so that sync clients, async
-clients and pytest all use them the same way. The port is fixed after the
+Emulators run on their own event loop in a thread (the core's one
+:class:`~eventkit._portal.BackgroundLoop`) so that sync clients, async clients and
+pytest all use them the same way. The port is fixed after the
 first start, so ``restart()`` comes back where listeners will reconnect.
 """
 
@@ -9,46 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
+from .._portal import BackgroundLoop as BackgroundLoop
+
 T = TypeVar("T")
-
-
-class BackgroundLoop:
-    """An event loop running in a daemon thread."""
-
-    def __init__(self, name: str = "eventkit-emulator") -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
-        self._thread.start()
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = 30) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def call(self, fn: Callable[[], T]) -> T:
-        async def wrapper() -> T:
-            return fn()
-
-        return self.run(wrapper())
-
-    def close(self) -> None:
-        if self.loop.is_closed():
-            return
-
-        async def cancel_all() -> None:
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-        try:
-            self.run(cancel_all(), timeout=10)
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self._thread.join(timeout=10)
-            self.loop.close()
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -73,7 +40,7 @@ class BackgroundServer:
     @property
     def background(self) -> BackgroundLoop:
         if self._bg is None:
-            self._bg = BackgroundLoop(type(self).__name__)
+            self._bg = BackgroundLoop(type(self).__name__, timeout=30, close_timeout=10)
         return self._bg
 
     @property

@@ -22,15 +22,8 @@ from typing import Any, ClassVar
 import pytest
 
 import eventkit
-from eventkit import (
-    Event,
-    EventkitError,
-    ListenMode,
-    PayloadModel,
-    UnsupportedTargetError,
-    ValidationError,
-    error_for_status,
-)
+from eventkit import Event, EventkitError, ListenMode, PayloadModel, UnsupportedTargetError, ValidationError
+from eventkit.provider import Provider, error_for_status
 
 # Targets of every built-in kind; the suite expects a provider to refuse those it does not declare.
 ALL_KIND_SAMPLES = {
@@ -151,18 +144,18 @@ class ConformanceSuite:
             harness.stop()
 
     @pytest.fixture
-    def provider_class(self, harness: Harness) -> type[eventkit.Provider]:
+    def provider_class(self, harness: Harness) -> type[Provider]:
         from eventkit import _registry
 
-        cls: type[eventkit.Provider] = _registry.load(harness.provider)
+        cls: type[Provider] = _registry.load(harness.provider)
         return cls
 
     # Registration and declarations
 
-    def test_registered_under_its_name(self, harness: Harness, provider_class: type[eventkit.Provider]) -> None:
+    def test_registered_under_its_name(self, harness: Harness, provider_class: type[Provider]) -> None:
         assert provider_class.name == harness.provider
 
-    def test_capabilities_are_declared(self, provider_class: type[eventkit.Provider]) -> None:
+    def test_capabilities_are_declared(self, provider_class: type[Provider]) -> None:
         caps = provider_class.capabilities
         assert caps.targets, "a provider declares at least one target form"
         for form in caps.targets:
@@ -177,7 +170,7 @@ class ConformanceSuite:
 
     # Capability honesty
 
-    def test_declared_targets_validate(self, harness: Harness, provider_class: type[eventkit.Provider]) -> None:
+    def test_declared_targets_validate(self, harness: Harness, provider_class: type[Provider]) -> None:
         samples = harness.sample_targets()
         with eventkit.connect(harness.provider, **harness.settings()) as kit:
             for form in provider_class.capabilities.targets:
@@ -189,7 +182,7 @@ class ConformanceSuite:
                 assert violations == [], f"{target}: {violations}"
 
     def test_undeclared_targets_are_refused_naming_the_declared(
-        self, harness: Harness, provider_class: type[eventkit.Provider]
+        self, harness: Harness, provider_class: type[Provider]
     ) -> None:
         declared = set(provider_class.capabilities.target_kinds)
         with eventkit.connect(harness.provider, **harness.settings()) as kit:
@@ -202,7 +195,7 @@ class ConformanceSuite:
                 assert provider_class.capabilities.targets[0].form in str(caught.value)
                 assert harness.requests_seen() == before
 
-    def test_declared_listen_modes_exist(self, provider_class: type[eventkit.Provider]) -> None:
+    def test_declared_listen_modes_exist(self, provider_class: type[Provider]) -> None:
         for mode in provider_class.capabilities.listen:
             assert isinstance(mode, ListenMode)
 
@@ -231,7 +224,7 @@ class ConformanceSuite:
 
     # Round trip
 
-    def test_round_trip(self, harness: Harness, provider_class: type[eventkit.Provider]) -> None:
+    def test_round_trip(self, harness: Harness, provider_class: type[Provider]) -> None:
         payloads = harness.payloads(provider_class.capabilities.payload)
         sent = [
             Event(f"conformance_rt_{i}", data, target=harness.target, sender=harness.sender)

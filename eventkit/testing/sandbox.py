@@ -1,5 +1,9 @@
 """Sandboxes: one vendor emulator plus everything a real provider needs to use it.
 
+This module holds the vendor-neutral part: the :class:`Sandbox` base, the
+round-trip driver (:func:`round_trip`) and the registry of built-in sandboxes
+(:data:`SANDBOXES`); each vendor's sandbox is ``eventkit_<vendor>.testing.sandbox``.
+
 A sandbox starts an emulator on loopback and says how to connect the real
 provider to it (``settings``), where to send so the event comes back
 (``target``, ``sender``), how to listen (``listen_via``, ``listen_options``,
@@ -16,37 +20,32 @@ start); nothing leaves 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import importlib.util as importlib_util
-import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from typing import Any, ClassVar
 
 import attrs
 
 import eventkit
-from eventkit import Event, EventkitError, HttpRequest, SendResult
-
-SIGNALWIRE_CALL = "0c3c2a2e-1b7a-4c53-8f59-8a3d1f4b7f10"
-VONAGE_CONVERSATION = "CON-6b4a3f1e-2c7d-4e8f-9a0b-1c2d3e4f5a6b"
-VONAGE_MEMBER = "MEM-0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
-VONAGE_APPLICATION = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab"
-ARI_APP = "eventkit-sandbox"
+from eventkit import Event, EventkitError, SendResult
+from eventkit.provider import HttpRequest
 
 FAST = {"backoff_initial": 0.01, "backoff_max": 0.05, "timeout": 5.0}
 """Transport settings for loopback: a failure shows in milliseconds, not after real backoff."""
 
 
 @attrs.frozen
-class Wire:
-    """What one send put on the wire, as the demo prints it."""
+class Summary:
+    """What one send put on the wire, summed up as the demo prints it."""
 
-    summary: str
+    line: str
     """An HTTP request line (path only: no host, no query, so no credential) or an AMI action."""
     size: int
     """Bytes of the request body or of the whole AMI action."""
     text: str = ""
-    """The body or action itself (may be long; the demo shows ``summary`` and ``size``)."""
+    """The body or action itself (may be long; the demo shows ``line`` and ``size``)."""
 
 
 class Sandbox:
@@ -65,8 +64,8 @@ class Sandbox:
     error_statuses: ClassVar[tuple[int, ...]] = (400, 401, 403, 404, 429, 503)
     """Statuses ``inject_error`` can make the platform answer (the conformance suite's error checks)."""
     supports_retry_after: ClassVar[bool] = True
-    wire_seen_by_emulator: ClassVar[bool] = False
-    """True when ``wire`` reads what the emulator received (so it is asked after the send)."""
+    summary_after_send: ClassVar[bool] = False
+    """True when :meth:`summarize` reads what the emulator received (so it is asked after the send)."""
 
     def __init__(self) -> None:
         self.running = False
@@ -123,15 +122,15 @@ class Sandbox:
         """The data a listener sees for ``sent`` under the provider's documented mapping."""
         return dict(sent.data)
 
-    def wire(self, kit: eventkit.AsyncClient | eventkit.Client, event: Event) -> Wire:
+    def summarize(self, kit: eventkit.AsyncClient | eventkit.Client, event: Event) -> Summary:
         """What ``event`` looks like on the wire: the codec's HTTP request, by default."""
         target = eventkit.parse_target(event.target or self.target)
         request: HttpRequest = kit.codec.encode(event, target)  # type: ignore[attr-defined]
-        return _http_wire(request)
+        return http_summary(request)
 
-    def changes(self, sent: Event, wire: Wire, received: Event) -> list[str]:
+    def changes(self, sent: Event, summary: Summary, received: Event) -> list[str]:
         """Where the platform changed the event on its way (the demo's last column)."""
-        return _data_changes(sent, received)
+        return data_changes(sent, received)
 
     # Conformance-harness duck typing
 
@@ -142,15 +141,17 @@ class Sandbox:
         raise NotImplementedError
 
 
-def _http_wire(request: HttpRequest) -> Wire:
+def http_summary(request: HttpRequest) -> Summary:
+    """An HTTP request as the demo shows it: method and path (never host or query), body."""
     from urllib.parse import urlsplit
 
     path = urlsplit(request.url).path or "/"
     body = request.content.decode("utf-8", "replace")
-    return Wire(f"{request.method} {path}", len(request.content), body)
+    return Summary(f"{request.method} {path}", len(request.content), body)
 
 
-def _data_changes(sent: Event, received: Event) -> list[str]:
+def data_changes(sent: Event, received: Event) -> list[str]:
+    """Keys dropped, added or changed between the sent and the received event (and a renamed name)."""
     out = []
     for key in sorted(set(sent.data) | set(received.data)):
         if key not in received.data:
@@ -164,256 +165,54 @@ def _data_changes(sent: Event, received: Event) -> list[str]:
     return out
 
 
-# The four vendors
+# The built-in vendors' sandboxes live beside their plugins (eventkit_<vendor>.testing.sandbox).
+# They are named here as import strings, in the order the demo shows them, and imported on
+# first use: the core never imports a plugin module by name, and a session that uses no
+# sandbox loads none.
+
+BUILTIN_SANDBOXES = (
+    "eventkit_signalwire.testing.sandbox:SignalWireSandbox",
+    "eventkit_asterisk.testing.sandbox:AmiSandbox",
+    "eventkit_asterisk.testing.sandbox:AriSandbox",
+    "eventkit_stream.testing.sandbox:StreamSandbox",
+    "eventkit_vonage.testing.sandbox:VonageSandbox",
+)
 
 
-class StreamSandbox(Sandbox):
-    name = "stream"
-    provider = "stream"
-    label = "Stream (webhook)"
-    target = "channel:messaging:general"
-    sender = "server-bot"
-    listen_via = "webhook"
-    requires = ("uvicorn", "websockets")
+class _Sandboxes(MutableMapping[str, "type[Sandbox]"]):
+    """``name -> sandbox class``, loaded from :data:`BUILTIN_SANDBOXES` on first access."""
 
-    def _start(self) -> None:
-        from .emulators.stream import StreamEmulator
+    def __init__(self, specs: tuple[str, ...]) -> None:
+        self._specs = specs
+        self._loaded: dict[str, type[Sandbox]] | None = None
 
-        self.emulator = StreamEmulator(api_secret=secrets.token_urlsafe(32), health_interval=0.5).start()
+    def _classes(self) -> dict[str, type[Sandbox]]:
+        if self._loaded is None:
+            loaded: dict[str, type[Sandbox]] = {}
+            for spec in self._specs:
+                module, _, name = spec.partition(":")
+                cls: type[Sandbox] = getattr(importlib.import_module(module), name)
+                loaded[cls.name] = cls
+            self._loaded = loaded
+        return self._loaded
 
-    def _close(self) -> None:
-        self.emulator.close()
+    def __getitem__(self, name: str) -> type[Sandbox]:
+        return self._classes()[name]
 
-    def settings(self) -> dict[str, Any]:
-        return {
-            "api_key": self.emulator.api_key,
-            "api_secret": self.emulator.api_secret,
-            "base_url": self.emulator.url,
-            "environ": {},
-            **FAST,
-        }
+    def __setitem__(self, name: str, cls: type[Sandbox]) -> None:
+        self._classes()[name] = cls
 
-    def listen_options(self) -> dict[str, Any]:
-        return {"port": 0}
+    def __delitem__(self, name: str) -> None:
+        del self._classes()[name]
 
-    def on_listening(self, address: str) -> None:
-        self.emulator.webhook_url = address
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._classes())
 
-    def changes(self, sent: Event, wire: Wire, received: Event) -> list[str]:
-        out = [f"name sent as type {sent.name!r}, custom fields flattened beside it"]
-        if received.sender != sent.sender:
-            out.append(f"sender {sent.sender!r} -> {received.sender!r}")
-        return out + _data_changes(sent, received)
-
-    def inject_error(self, status: int, retry_after: float | None = None) -> None:
-        self.emulator.fail_next(status, retry_after)
-
-    def requests_seen(self) -> int:
-        return self.emulator.requests
+    def __len__(self) -> int:
+        return len(self._classes())
 
 
-class VonageSandbox(Sandbox):
-    name = "vonage"
-    provider = "vonage"
-    label = "Vonage (webhook)"
-    target = f"conversation:{VONAGE_CONVERSATION}"
-    sender = VONAGE_MEMBER
-    listen_via = "webhook"
-    requires = ("uvicorn", "cryptography")
-
-    def _start(self) -> None:
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import rsa
-
-        from .emulators.vonage import VonageEmulator
-
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.private_key = key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ).decode()
-        public = key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        self.signature_secret = secrets.token_urlsafe(32)
-        self.emulator = VonageEmulator(
-            public_key=public, application_id=VONAGE_APPLICATION, signature_secret=self.signature_secret
-        ).start()
-
-    def _close(self) -> None:
-        self.emulator.close()
-
-    def settings(self) -> dict[str, Any]:
-        return {
-            "application_id": VONAGE_APPLICATION,
-            "private_key": self.private_key,
-            "signature_secret": self.signature_secret,
-            "base_url": self.emulator.url,
-            **FAST,
-        }
-
-    def listen_options(self) -> dict[str, Any]:
-        return {"port": 0}
-
-    def on_listening(self, address: str) -> None:
-        self.emulator.webhook_url = address
-
-    def changes(self, sent: Event, wire: Wire, received: Event) -> list[str]:
-        return [f"type 'custom:{sent.name}' on the wire, prefix removed on receipt", *_data_changes(sent, received)]
-
-    def inject_error(self, status: int, retry_after: float | None = None) -> None:
-        self.emulator.fail_next(status, retry_after)
-
-    def requests_seen(self) -> int:
-        return self.emulator.requests
-
-
-class SignalWireSandbox(Sandbox):
-    name = "signalwire"
-    provider = "signalwire"
-    label = "SignalWire (RELAY)"
-    target = f"call:{SIGNALWIRE_CALL}"
-    listen_via = "websocket"
-    requires = ("uvicorn", "websockets")
-
-    def _start(self) -> None:
-        from .emulators.signalwire import SignalWireEmulator
-
-        self.emulator = SignalWireEmulator(api_token=secrets.token_urlsafe(24)).start()
-
-    def _close(self) -> None:
-        self.emulator.close()
-
-    def settings(self) -> dict[str, Any]:
-        return {
-            "project_id": self.emulator.project_id,
-            "api_token": self.emulator.api_token,
-            "base_url": self.emulator.url,
-            "relay_url": self.emulator.relay_url,
-            **FAST,
-        }
-
-    def changes(self, sent: Event, wire: Wire, received: Event) -> list[str]:
-        return ["name travels inside the event object beside the data", *_data_changes(sent, received)]
-
-    def inject_error(self, status: int, retry_after: float | None = None) -> None:
-        self.emulator.fail_next(status, retry_after)
-
-    def requests_seen(self) -> int:
-        return self.emulator.requests
-
-
-class AmiSandbox(Sandbox):
-    name = "asterisk-ami"
-    provider = "asterisk"
-    label = "Asterisk AMI (tcp)"
-    target = "ami"
-    listen_via = "tcp"
-    wire_seen_by_emulator = True
-    error_statuses = (400, 403, 503)  # AMI has no status codes: refused (400/403-like) or dropped (503-like)
-    supports_retry_after = False
-
-    def _start(self) -> None:
-        from .emulators.asterisk import AmiEmulator, AmiUser
-
-        self.secret = secrets.token_urlsafe(16)
-        users = {"app": AmiUser(self.secret, read=("user", "system", "call"), write=("user", "system", "call"))}
-        self.emulator = AmiEmulator(users, auth_fail_delay=0.01)
-        self.emulator.start()
-
-    def _close(self) -> None:
-        self.emulator.close()
-
-    def settings(self) -> dict[str, Any]:
-        return {
-            "host": self.emulator.host,
-            "port": self.emulator.port,
-            "username": "app",
-            "secret": self.secret,
-            **FAST,
-        }
-
-    def wire(self, kit: eventkit.AsyncClient | eventkit.Client, event: Event) -> Wire:
-        """AMI has no HTTP request: the action as the emulator read it, after the send."""
-        for name, lines in reversed(self.emulator.background.call(lambda: list(self.emulator.actions))):
-            if name.lower() == "userevent" and f"UserEvent: {event.name}" in lines:
-                text = "".join(f"{line}\r\n" for line in lines) + "\r\n"
-                return Wire(f"Action: UserEvent ({len(lines)} lines)", len(text.encode()), text)
-        return Wire("Action: UserEvent (not seen by the emulator)", 0)
-
-    def changes(self, sent: Event, wire: Wire, received: Event) -> list[str]:
-        lines = wire.text.split("\r\n")
-        out = []
-        for key, value in sent.data.items():
-            if not isinstance(value, str):
-                line = next((x for x in lines if x.split(":", 1)[0] == key), None)
-                if line is not None:
-                    out.append(f"{key}: {value!r} sent as the string {line.split(': ', 1)[1]!r}")
-        if out:
-            out.append("decoded back to JSON by eventkit; other AMI clients see strings")
-        return out + _data_changes(sent, received)
-
-    def inject_error(self, status: int, retry_after: float | None = None) -> None:
-        if status == 503:
-            self.emulator.drop_next(delay=retry_after or 0.0)
-        else:
-            faults = {400: "Too many lines in message or allocation failure", 403: "Permission denied"}
-            self.emulator.fail_next(faults[status])
-
-    def requests_seen(self) -> int:
-        return self.emulator.user_events_received()
-
-
-class AriSandbox(Sandbox):
-    name = "asterisk-ari"
-    provider = "asterisk"
-    label = "Asterisk ARI (websocket)"
-    target = f"app:{ARI_APP}"
-    listen_via = "websocket"
-    requires = ("uvicorn", "websockets")
-    wire_seen_by_emulator = True
-
-    def _start(self) -> None:
-        from .emulators.asterisk import AriEmulator
-
-        self.password = secrets.token_urlsafe(16)
-        self.emulator = AriEmulator({"eventkit": self.password}, apps=(ARI_APP,), channels=("chan-1",))
-        self.emulator.start()
-
-    def _close(self) -> None:
-        self.emulator.close()
-
-    def settings(self) -> dict[str, Any]:
-        return {
-            "ari_url": self.emulator.url,
-            "ari_username": "eventkit",
-            "ari_password": self.password,
-            "ari_app": ARI_APP,
-            **FAST,
-        }
-
-    def wire(self, kit: eventkit.AsyncClient | eventkit.Client, event: Event) -> Wire:
-        """The request as the emulator received it (the provider's ARI codec is internal to the plugin)."""
-        from urllib.parse import quote
-
-        for request in reversed(self.emulator.requests):
-            if request["name"] == event.name:
-                body: bytes = request["body"]
-                return Wire(f"POST /ari/events/user/{quote(event.name)}", len(body), body.decode("utf-8", "replace"))
-        return Wire("POST /ari/events/user/... (not seen by the emulator)", 0)
-
-    def changes(self, sent: Event, wire: Wire, received: Event) -> list[str]:
-        return ["data sent as ARI 'variables' (JSON types kept)", *_data_changes(sent, received)]
-
-    def inject_error(self, status: int, retry_after: float | None = None) -> None:
-        self.emulator.fail_next(status, retry_after)
-
-    def requests_seen(self) -> int:
-        return self.emulator.post_count()
-
-
-SANDBOXES: dict[str, type[Sandbox]] = {
-    cls.name: cls for cls in (SignalWireSandbox, AmiSandbox, AriSandbox, StreamSandbox, VonageSandbox)
-}
+SANDBOXES: MutableMapping[str, type[Sandbox]] = _Sandboxes(BUILTIN_SANDBOXES)
 """Every built-in sandbox by name, in the order the demo shows them."""
 
 
@@ -449,7 +248,8 @@ class RoundTrip:
     sent: Event
     result: SendResult | None = None
     received: Event | None = None
-    wire: Wire | None = None
+    summary: Summary | None = None
+    """What the send put on the wire."""
     seconds: float | None = None
     """From the send call to the event coming out of ``listen`` (the round-trip time)."""
     changes: tuple[str, ...] = ()
@@ -490,7 +290,7 @@ async def round_trip(
         sent=progress["sent"],
         result=progress.get("result"),
         received=progress.get("received"),
-        wire=progress.get("wire"),
+        summary=progress.get("summary"),
         seconds=progress.get("seconds"),
         changes=tuple(progress.get("changes", ())),
         error=progress.get("error"),
@@ -524,8 +324,8 @@ async def _round_trip(
                 waiter.cancel()
                 first.result()  # the listener ended or failed before it was ready: raise its error
                 raise eventkit.ProtocolError("the listener stopped before it was ready")
-            if not sandbox.wire_seen_by_emulator:
-                progress["wire"] = sandbox.wire(kit, sent)
+            if not sandbox.summary_after_send:
+                progress["summary"] = sandbox.summarize(kit, sent)
             stage("sending")
             started = time.perf_counter()
             progress["result"] = await kit.send(sent)
@@ -533,9 +333,9 @@ async def _round_trip(
             received = await first
             progress["seconds"] = time.perf_counter() - started
             progress["received"] = received
-            if "wire" not in progress:
-                progress["wire"] = sandbox.wire(kit, sent)
-            progress["changes"] = sandbox.changes(sent, progress["wire"], received)
+            if "summary" not in progress:
+                progress["summary"] = sandbox.summarize(kit, sent)
+            progress["changes"] = sandbox.changes(sent, progress["summary"], received)
         finally:
             first.cancel()
             try:
@@ -553,3 +353,7 @@ async def _round_trip(
 def round_trip_sync(sandbox: Sandbox, name: str, data: Mapping[str, Any] | None = None, **kw: Any) -> RoundTrip:
     """:func:`round_trip` from synchronous code (tests, the demo): its own event loop."""
     return asyncio.run(round_trip(sandbox, name, data, **kw))
+
+
+Wire = Summary
+"""The old name of :class:`Summary` (deprecated: "wire" now means only vendor wire facts)."""

@@ -15,35 +15,30 @@ from __future__ import annotations
 
 from typing import Any, AsyncIterator
 
-from eventkit import (
+from eventkit.provider import (
     Capabilities,
     Codec,
+    Counters,
     Event,
     Limits,
     ListenContext,
     ListenMode,
     PayloadModel,
+    Policy,
     Provider,
     SenderRule,
-    Target,
     TargetForm,
-    TransportSettings,
-    Violation,
 )
-from eventkit._stats import Counters
 
-from ._ami_codec import MAX_AMI_KEYS, MAX_LINE_CONTENT, ami_error, decode_user_event, encode_ami
-from ._ari_codec import AriCodec, decode_ari_event, decode_ari_frame, validate_any
-from ._dialplan import (
-    DIALPLAN_LINE_ROOM,
-    MAX_DIALPLAN_LINE_BYTES,
-    render_extensions_line,
-    render_user_event,
-    validate_dialplan,
-)
+from ._codec import MAPPING, AsteriskCodec
+from ._codec_ami import decode_user_event, encode_ami
+from ._codec_ari import AriCodec, decode_ari_event, decode_ari_frame
+from ._dialplan import render_extensions_line, render_user_event, validate_dialplan
+from ._errors import ami_error
 from ._frames import AmiFrame, AmiParser, MalformedFrame, encode_action
 from ._settings import AsteriskSettings, settings_from_url
 from ._values import MARKER, decode_value, encode_value
+from ._wire import DIALPLAN_LINE_ROOM, MAX_AMI_KEYS, MAX_DIALPLAN_LINE_BYTES, MAX_LINE_CONTENT
 
 __all__ = [
     "DIALPLAN_LINE_ROOM",
@@ -68,25 +63,6 @@ __all__ = [
     "render_user_event",
     "validate_dialplan",
 ]
-
-MAPPING = (
-    "AMI carries strings only: a string value travels as itself; any other JSON value travels as "
-    "'ekjson:' + compact JSON (a string starting with 'ekjson:' too), so eventkit-to-eventkit round trips "
-    "are exact. Events from other senders decode to strings (a repeated header becomes a list). "
-    "Channel headers (Channel, Uniqueid, Linkedid, ...) and the echoed ActionID go to meta; source is "
-    "'channel:<Uniqueid>' for dialplan events and 'ami' for the action. ARI keeps JSON types; Asterisk's "
-    "own 'eventname' key is removed from the data."
-)
-
-
-class AsteriskCodec:
-    """Validation for both target kinds (encoding lives with each wire: AMI frames, ARI requests)."""
-
-    def __init__(self, settings: AsteriskSettings) -> None:
-        self.settings = settings
-
-    def validate(self, event: Event, target: Target) -> list[Violation]:
-        return validate_any(event, target)
 
 
 class AsteriskProvider(Provider):
@@ -149,12 +125,12 @@ class AsteriskProvider(Provider):
     def codec(self) -> Codec:
         return AsteriskCodec(self.settings)
 
-    def open_async_sender(self, transport: TransportSettings, stats: Counters, codec: Codec) -> Any:
+    def open_async_sender(self, transport: Policy, stats: Counters, codec: Codec) -> Any:
         from ._send import AsteriskSender
 
         return AsteriskSender(self, transport, stats)
 
-    def open_sync_sender(self, transport: TransportSettings, stats: Counters, codec: Codec) -> None:
+    def open_sync_sender(self, transport: Policy, stats: Counters, codec: Codec) -> None:
         return None
 
     def listen(self, context: ListenContext) -> AsyncIterator[Event]:

@@ -17,20 +17,21 @@ import secrets
 import ssl
 from collections.abc import Callable
 
-from eventkit import (
+from eventkit.provider import (
     AuthenticationError,
+    Counters,
     EventkitError,
+    Policy,
     ProtocolError,
     SendTimeoutError,
-    TransportSettings,
     UnavailableError,
     wait_within,
 )
-from eventkit._stats import Counters
 
-from ._ami_codec import PROVIDER, ami_error
-from ._frames import BANNER_PREFIX, AmiFrame, AmiParser, MalformedFrame, encode_action
+from ._errors import ami_error
+from ._frames import AmiFrame, AmiParser, MalformedFrame, encode_action
 from ._settings import AsteriskSettings
+from ._wire import BANNER_PREFIX, PROVIDER
 
 log = logging.getLogger("eventkit.asterisk")
 
@@ -55,7 +56,7 @@ class AmiConnection:
     def __init__(
         self,
         settings: AsteriskSettings,
-        transport: TransportSettings,
+        transport: Policy,
         stats: Counters,
         *,
         events: str = "off",

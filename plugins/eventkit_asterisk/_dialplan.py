@@ -24,22 +24,12 @@ whatever goes before it.
 
 from __future__ import annotations
 
-from eventkit import Event, PayloadTooLargeError, ValidationError, Violation
+from eventkit.provider import Event, PayloadTooLargeError, ValidationError, Violation
 
-from ._ami_codec import PROVIDER, duplicate_key_violations, key_violations
+from ._codec_ami import duplicate_key_violations, key_violations
 from ._values import encode_value
+from ._wire import DIALPLAN_LINE_ROOM, MAX_DIALPLAN_KEYS, MAX_DIALPLAN_LINE_BYTES, PROVIDER
 
-MAX_DIALPLAN_KEYS = 100
-"""``AST_APP_ARG(extra)[100]``: the 100th body argument would swallow the rest."""
-MAX_DIALPLAN_LINE_BYTES = 8190
-"""The longest extensions.conf line Asterisk loads, in UTF-8 bytes before the line break.
-
-``main/config.c`` reads lines into an 8192-byte buffer; observed on Asterisk 22.10.1:
-8,190 bytes load and round-trip, 8,191 are skipped (``Line N too long, skipping``).
-"""
-DIALPLAN_LINE_ROOM = 256
-"""Bytes :func:`render_user_event` leaves, by default, for what precedes the call on its line:
-``exten => <exten>,<priority>,`` or `` same => n,`` (11 bytes), indentation, a label."""
 _SPECIAL = set('\\,"()[];')
 
 

@@ -15,13 +15,8 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
-from eventkit import ValidationError, Violation
+from eventkit.provider import ValidationError, Violation
 
-BANNER_PREFIX = "Asterisk Call Manager/"
-MAX_LINE_BYTES = 1024
-"""Asterisk's per-line input buffer (``inbuf[1025]``): a line and its CRLF must fit."""
-MAX_ACTION_LINES = 128
-"""``AST_MAX_MANHEADERS``: header lines per action, ``Action:`` included."""
 DEFAULT_MAX_FRAME_BYTES = 1 << 20
 
 

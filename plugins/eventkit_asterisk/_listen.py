@@ -15,11 +15,12 @@ import base64
 import json
 import logging
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-from eventkit import (
+from eventkit.provider import (
     AuthenticationError,
     ConfigurationError,
     Event,
@@ -27,20 +28,24 @@ from eventkit import (
     ListenContext,
     MissingCredentialsError,
     PermissionDeniedError,
+    Throttle,
     UnavailableError,
     ValidationError,
 )
 
 from ._ami import AmiConnection
-from ._ami_codec import PROVIDER, decode_user_event
-from ._ari_codec import decode_ari_event
+from ._codec_ami import decode_user_event
+from ._codec_ari import decode_ari_event
 from ._frames import AmiFrame
 from ._send import AMI_NEEDS, ARI_NEEDS
+from ._wire import PROVIDER
 
 if TYPE_CHECKING:
     from . import AsteriskProvider
 
 log = logging.getLogger("eventkit.asterisk")
+_warnings = Throttle(log, interval=30.0)
+"""Failed connections and reconnects are WARNING, as for every provider; one line per 30 s per kind."""
 
 Put = Callable[[Event], None]
 Session = tuple["asyncio.Future[Any]", Callable[[], Awaitable[None]], str]
@@ -60,9 +65,11 @@ def _delay(context: ListenContext, failures: int) -> float:
 async def reconnecting(context: ListenContext, open_session: Opener) -> AsyncIterator[Event]:
     queue: asyncio.Queue[object] = asyncio.Queue()
     on_ready: Any = context.options.get("on_ready")
+    max_outage: float | None = getattr(context.transport, "max_outage", None)
     failures = 0
     sessions = 0
     attempts = 0
+    outage_since: float | None = None
     while True:
         attempts += 1
         if attempts > 1:
@@ -74,13 +81,27 @@ async def reconnecting(context: ListenContext, open_session: Opener) -> AsyncIte
         except EventkitError as exc:
             failures += 1
             context.stats.incr("connect_failures")
-            log.debug("asterisk listener: connect failed (%s); retrying", type(exc).__name__)
-            await asyncio.sleep(_delay(context, failures))
+            now = time.monotonic()
+            outage_since = now if outage_since is None else outage_since
+            if max_outage is not None and now - outage_since >= max_outage:
+                raise UnavailableError(
+                    f"asterisk listener gave up: no connection for {max_outage:g}s (max_outage); last: {exc.message}",
+                    provider=PROVIDER,
+                ) from None
+            delay = _delay(context, failures)
+            if max_outage is not None:
+                delay = max(0.0, min(delay, outage_since + max_outage - now))
+            _warnings.warning(
+                "connect", "asterisk listener: cannot connect (%s); retrying in %.1fs", exc.message, delay
+            )
+            await asyncio.sleep(delay)
             continue
         failures = 0
+        outage_since = None
         sessions += 1
         if sessions > 1:
             context.stats.incr("resubscribed")
+            _warnings.warning("reconnected", "asterisk listener: reconnected to %s", address)
         lost.add_done_callback(lambda _: queue.put_nowait(_LOST))
         if on_ready is not None:
             on_ready(address)
@@ -88,6 +109,7 @@ async def reconnecting(context: ListenContext, open_session: Opener) -> AsyncIte
             while True:
                 item = await queue.get()
                 if item is _LOST:
+                    _warnings.warning("lost", "asterisk listener: connection to %s lost; reconnecting", address)
                     break
                 assert isinstance(item, Event)
                 context.stats.incr("received")

@@ -10,22 +10,24 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from eventkit import (
+from eventkit.provider import (
     AppTarget,
+    AsyncSender,
+    Counters,
     Event,
     MissingCredentialsError,
+    Policy,
     Receipt,
     RetryLoop,
     SendResult,
     Target,
-    TransportSettings,
+    async_http_sender,
 )
-from eventkit._stats import Counters
-from eventkit._transport import AsyncHttpSender
 
 from ._ami import AmiConnection
-from ._ami_codec import PROVIDER, encode_ami
-from ._ari_codec import AriCodec
+from ._codec_ami import encode_ami
+from ._codec_ari import AriCodec
+from ._wire import PROVIDER
 
 if TYPE_CHECKING:
     from . import AsteriskProvider
@@ -40,11 +42,11 @@ ARI_NEEDS = (
 class AmiSender:
     """``UserEvent`` actions over one logged-in AMI session (Events off), many in flight."""
 
-    def __init__(self, provider: AsteriskProvider, transport: TransportSettings, stats: Counters) -> None:
+    def __init__(self, provider: AsteriskProvider, transport: Policy, stats: Counters) -> None:
         self.provider = provider
         self.transport = transport
         self.stats = stats
-        self.loop = RetryLoop(provider, transport, stats)
+        self.loop = RetryLoop(provider.name, transport, stats, redactor=provider.redactor)
         self._conn: AmiConnection | None = None
         self._lock = asyncio.Lock()
 
@@ -83,12 +85,12 @@ class AmiSender:
 class AsteriskSender:
     """Routes each event to the AMI or ARI sender, opened on first use."""
 
-    def __init__(self, provider: AsteriskProvider, transport: TransportSettings, stats: Counters) -> None:
+    def __init__(self, provider: AsteriskProvider, transport: Policy, stats: Counters) -> None:
         self.provider = provider
         self.transport = transport
         self.stats = stats
         self._ami: AmiSender | None = None
-        self._ari: AsyncHttpSender | None = None
+        self._ari: AsyncSender | None = None
 
     async def send(self, event: Event, target: Target) -> SendResult:
         if isinstance(target, AppTarget):
@@ -96,7 +98,7 @@ class AsteriskSender:
                 return self._missing(event, target, f"sending to app: targets needs {ARI_NEEDS}")
             if self._ari is None:
                 codec = AriCodec(self.provider.settings)
-                self._ari = AsyncHttpSender(self.provider, codec, self.transport, self.stats)
+                self._ari = async_http_sender(self.provider, codec, self.transport, self.stats)
             return await self._ari.send(event, target)
         if self._ami is None:
             self._ami = AmiSender(self.provider, self.transport, self.stats)

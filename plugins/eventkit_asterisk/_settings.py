@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 import attrs
 
-from eventkit import Secret, SettingsError, mask_url, setting
+from eventkit.provider import Secret, SettingsError, mask_url, setting
 
 AUTH_MODES = ("plain", "md5")
 

@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from eventkit import JSON
+from eventkit.provider import JSON
 
 MARKER = "ekjson:"
 

@@ -14,26 +14,26 @@ from typing import Any, AsyncIterator
 
 import attrs
 
-from eventkit import (
+from eventkit.provider import (
     Capabilities,
     Codec,
+    Counters,
     Event,
     Limits,
     ListenContext,
     ListenMode,
     PayloadModel,
+    Policy,
     Provider,
     Receipt,
     RetryLoop,
     SendResult,
     Target,
     TargetForm,
-    TransportSettings,
     Violation,
     from_status,
     setting,
 )
-from eventkit._stats import Counters
 
 _FORMS = (
     TargetForm("topic", "topic:<name>", "a named in-process topic"),
@@ -137,10 +137,10 @@ class MemoryCodec:
 class _MemorySender:
     """Publishes to the namespace's hub under the core retry policy (faults are retried like any platform's)."""
 
-    def __init__(self, provider: MemoryProvider, transport: TransportSettings, stats: Counters) -> None:
+    def __init__(self, provider: MemoryProvider, transport: Policy, stats: Counters) -> None:
         self.provider = provider
         self.hub = hub(provider.settings.namespace)
-        self.loop = RetryLoop(provider, transport, stats)
+        self.loop = RetryLoop(provider.name, transport, stats, redactor=provider.redactor)
 
     def attempt(self, event: Event, target: Target) -> Receipt:
         fault = self.hub.take_fault()
@@ -198,10 +198,10 @@ class MemoryProvider(Provider):
     def codec(self) -> Codec:
         return MemoryCodec(self.settings)
 
-    def open_sync_sender(self, transport: TransportSettings, stats: Counters, codec: Codec) -> _MemorySender:
+    def open_sync_sender(self, transport: Policy, stats: Counters, codec: Codec) -> _MemorySender:
         return _MemorySender(self, transport, stats)
 
-    def open_async_sender(self, transport: TransportSettings, stats: Counters, codec: Codec) -> _AsyncMemorySender:
+    def open_async_sender(self, transport: Policy, stats: Counters, codec: Codec) -> _AsyncMemorySender:
         return _AsyncMemorySender(_MemorySender(self, transport, stats))
 
     def listen(self, context: ListenContext) -> AsyncIterator[Event]:

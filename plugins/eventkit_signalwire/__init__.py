@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, AsyncIterator
 
-from eventkit import (
+from eventkit.provider import (
     Capabilities,
     Codec,
     Event,
@@ -25,7 +25,8 @@ from eventkit import (
     TargetForm,
 )
 
-from ._codec import SignalWireCodec, basic_auth, rest_error, user_event_body
+from ._codec import SignalWireCodec, basic_auth, user_event_body
+from ._errors import rest_error
 from ._settings import DEFAULT_MAX_PAYLOAD_BYTES, SignalWireSettings
 from ._swml_app import Builder, SwmlFetch, SwmlFetchApp, signature, verify_signature
 from ._wire import is_uuid

@@ -8,12 +8,10 @@ the 200 answer is the call's Call Leg, read into the receipt.
 from __future__ import annotations
 
 import base64
-from typing import Any
 
-from eventkit import (
+from eventkit.provider import (
     CallTarget,
     Event,
-    EventkitError,
     HttpRequest,
     HttpResponse,
     JSONObject,
@@ -21,14 +19,13 @@ from eventkit import (
     Target,
     Violation,
     compact,
-    from_status,
     join_url,
     json_body,
+    merged_object,
     rate_limit_from_headers,
-    retry_after_seconds,
 )
-from eventkit._json import merged_object
 
+from ._errors import rest_error
 from ._settings import SignalWireSettings
 from ._wire import PROVIDER, USER_EVENT_COMMAND, event_object, name_key_violations, uuid_violations
 
@@ -111,46 +108,3 @@ def call_leg_receipt(response: HttpResponse) -> Receipt:
     limit = rate_limit_from_headers(response.headers)
     has_limit = any(v is not None for v in (limit.limit, limit.remaining, limit.reset))
     return Receipt(status=response.status, id=leg_id, details=details, rate_limit=limit if has_limit else None)
-
-
-def rest_error(response: HttpResponse) -> EventkitError:
-    """Map a REST failure from its status and structured body, never from message text.
-
-    SignalWire answers ``{"error": "<reason>"}`` for 400/401/403/404/500 and
-    ``{"errors": [{type, code, message, attribute, url}]}`` for 422 (and rate
-    limits, code ``rate_limit_exceeded``); edge proxies may answer plain text.
-    """
-    body = response.json_or_none()
-    message = f"HTTP {response.status}"
-    code: str | None = None
-    violations: list[Violation] = []
-    if isinstance(body, dict):
-        if isinstance(body.get("error"), str):
-            message = body["error"]
-        errors = body.get("errors")
-        if isinstance(errors, list):
-            for item in errors:
-                if not isinstance(item, dict):
-                    continue
-                item_code = item.get("code") if isinstance(item.get("code"), str) else None
-                code = code or item_code
-                text = _text(item.get("message")) or _text(item.get("detail")) or item_code or "invalid"
-                field = _text(item.get("attribute")) or "event"
-                violations.append(Violation(field, item_code or "platform", text, PROVIDER))
-            if violations:
-                message = "; ".join(str(v) for v in violations)
-    status = response.status
-    retry_after = retry_after_seconds(response.headers)
-    return from_status(
-        status,
-        message,
-        provider=PROVIDER,
-        code=code,
-        body=body if body is not None else response.content[:500].decode("utf-8", "replace"),
-        retry_after=retry_after if status == 429 or status >= 500 else None,
-        violations=violations,
-    )
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None

@@ -17,7 +17,7 @@ import random
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
-from eventkit import (
+from eventkit.provider import (
     AuthenticationError,
     Event,
     EventkitError,
@@ -27,17 +27,17 @@ from eventkit import (
     wait_within,
 )
 
-from ._relay import (
+from ._codec_relay import (
     AUTHORIZATION_STATE,
     Frame,
     ack,
-    connect_error,
     connect_request,
     decode_user_event,
     is_user_event,
     method_not_found,
     parse_frame,
 )
+from ._errors import connect_error
 from ._wire import PROVIDER
 
 if TYPE_CHECKING:
@@ -217,7 +217,7 @@ class RelayListener:
 
 def listen_relay(settings: SignalWireSettings, context: ListenContext) -> AsyncIterator[Event]:
     if settings.jwt_token is None and not (settings.project_id and settings.api_token):
-        from eventkit import MissingCredentialsError
+        from eventkit.provider import MissingCredentialsError
 
         raise MissingCredentialsError("RELAY needs project_id and api_token, or jwt_token", provider=PROVIDER)
     return RelayListener(settings, context).events()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from eventkit import Secret, setting
+from eventkit.provider import Secret, setting
 
 DEFAULT_RELAY_URL = "wss://relay.signalwire.com"
 DEFAULT_MAX_PAYLOAD_BYTES = 65536
@@ -53,7 +53,7 @@ class SignalWireSettings:
     agent: str = setting("eventkit-signalwire/0.1", help="the `agent` string sent in signalwire.connect")
 
     def __attrs_post_init__(self) -> None:
-        from eventkit import SettingsError
+        from eventkit.provider import SettingsError
 
         if self.max_payload_bytes is not None and self.max_payload_bytes < 0:
             raise SettingsError("max_payload_bytes must be >= 0", provider="signalwire")

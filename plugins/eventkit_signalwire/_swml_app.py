@@ -19,7 +19,8 @@ from typing import Any, Awaitable, Callable, Iterable, Mapping, Union
 
 import attrs
 
-from eventkit import (
+from eventkit.provider import (
+    BodyTooLargeError,
     Counters,
     Event,
     EventkitError,
@@ -28,6 +29,8 @@ from eventkit import (
     Secret,
     SignatureError,
     ValidationError,
+    answer,
+    read_body,
 )
 
 from ._wire import PROVIDER
@@ -203,28 +206,17 @@ class SwmlFetchApp:
             self.stats.incr("rejected_size")
             await _respond(send, 413, "application/json", b'{"error":"Payload Too Large"}')
             return
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                self.stats.incr("rejected_size")
-                await _respond(send, 413, "application/json", b'{"error":"Payload Too Large"}')
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        status, content_type, body = await self.handle(self.request_url(scope, headers), headers, b"".join(chunks))
+        try:
+            request_body = await read_body(receive, self.max_body_bytes)
+        except BodyTooLargeError:
+            self.stats.incr("rejected_size")
+            await _respond(send, 413, "application/json", b'{"error":"Payload Too Large"}')
+            return
+        if request_body is None:
+            return
+        status, content_type, body = await self.handle(self.request_url(scope, headers), headers, request_body)
         await _respond(send, status, content_type, body)
 
 
 async def _respond(send: Send, status: int, content_type: str, body: bytes, allow: bool = False) -> None:
-    headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
-    if allow:
-        headers.append((b"allow", b"POST"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await answer(send, status, body, content_type=content_type, headers=[(b"allow", b"POST")] if allow else ())

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from eventkit import JSONObject, Violation
+from eventkit.provider import JSONObject, Violation
 
 PROVIDER = "signalwire"
 USER_EVENT_COMMAND = "calling.user_event"

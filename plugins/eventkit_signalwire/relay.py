@@ -14,9 +14,9 @@ import json
 import time
 from typing import Any, Mapping, Protocol
 
-from eventkit import EventkitError, Receipt, SendTimeoutError, wait_within
+from eventkit.provider import EventkitError, Receipt, SendTimeoutError, wait_within
 
-from ._relay import Frame, ack, method_not_found, parse_frame, result_receipt, user_event_request
+from ._codec_relay import Frame, ack, method_not_found, parse_frame, result_receipt, user_event_request
 from ._wire import PROVIDER
 
 __all__ = ["RelaySocket", "result_receipt", "send_user_event", "user_event_request"]

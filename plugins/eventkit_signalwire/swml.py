@@ -12,8 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Iterable, Literal, Mapping, Union
 
-from eventkit import Event, JSONObject, ValidationError, Violation
-from eventkit._json import copy_json, json_problems
+from eventkit.provider import Event, JSONObject, ValidationError, Violation, copy_json, json_problems
 
 from ._wire import PROVIDER, event_object, name_key_violations, object_violations
 
@@ -157,7 +156,7 @@ def render(value: Any, format: Format = "json") -> str:
         try:
             import yaml
         except ImportError:
-            from eventkit import CapabilityError
+            from eventkit.provider import CapabilityError
 
             raise CapabilityError("YAML SWML needs PyYAML: pip install 'eventkit[yaml]'", provider=PROVIDER) from None
         # allow_unicode would emit U+0085 and U+2028 raw, which YAML reads back as line breaks.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, AsyncIterator
 
-from eventkit import (
+from eventkit.provider import (
     Capabilities,
     Codec,
     Event,
@@ -101,7 +101,7 @@ class StreamProvider(Provider):
         return StreamCodec(self.settings, token=getattr(self, "_server_token", None))
 
     def webhook_codec(self) -> WebhookCodec:
-        from ._webhooks import StreamWebhookCodec
+        from ._codec_webhook import StreamWebhookCodec
 
         return StreamWebhookCodec(self.settings)
 

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 import eventkit
-from eventkit import (
+from eventkit.provider import (
     ChannelTarget,
     Event,
     EventkitError,
@@ -21,16 +21,17 @@ from eventkit import (
     ProtocolError,
     Receipt,
     Target,
+    UnsupportedTargetError,
     UserTarget,
     ValidationError,
     Violation,
     join_url,
     json_body,
+    merged_object,
     parse_time,
     rate_limit_from_headers,
     segment,
 )
-from eventkit._json import merged_object
 
 from ._errors import error_from_response
 from ._settings import StreamSettings
@@ -143,7 +144,7 @@ class StreamCodec:
                 return HttpRequest("POST", url, self.headers(), b'{"event":' + inner + b"}")
             body = {"event": {"type": event.name, **event.data}}
         else:
-            raise eventkit.UnsupportedTargetError(
+            raise UnsupportedTargetError(
                 violations=[_violation("to", "target", f"stream cannot send to {str(target)!r}")], provider=PROVIDER
             )
         return HttpRequest("POST", url, self.headers(), json_body(body))

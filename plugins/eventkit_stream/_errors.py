@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventkit import (
+from eventkit.provider import (
     EventkitError,
     HttpResponse,
     Violation,

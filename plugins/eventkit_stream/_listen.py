@@ -17,7 +17,7 @@ import random
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 from urllib.parse import urlencode
 
-from eventkit import (
+from eventkit.provider import (
     Event,
     EventkitError,
     HttpResponse,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from eventkit import Secret, setting
+from eventkit.provider import Secret, setting
 
 DEFAULT_BASE_URL = "https://chat.stream-io-api.com"
 
@@ -43,7 +43,7 @@ class StreamSettings:
     max_webhook_bytes: int = setting(1 << 20, help="largest webhook body accepted, after gunzip")
 
     def __attrs_post_init__(self) -> None:
-        from eventkit import SettingsError
+        from eventkit.provider import SettingsError
 
         problems = []
         if self.max_payload_bytes < 1:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
-from eventkit import Event, JSONObject, ProtocolError, ValidationError, parse_time
+from eventkit.provider import Event, JSONObject, ProtocolError, ValidationError, parse_time
 
 PROVIDER = "stream"
 

@@ -7,7 +7,7 @@ codec); listening is the core's webhook receiver with Vonage's verifier. See
 
 from __future__ import annotations
 
-from eventkit import (
+from eventkit.provider import (
     Capabilities,
     Limits,
     ListenMode,
@@ -18,9 +18,9 @@ from eventkit import (
 )
 
 from ._codec import VonageCodec, wire_body
+from ._codec_webhook import VonageWebhookCodec
 from ._jwt import TokenMinter, load_private_key
 from ._settings import DEFAULT_BASE_URL, REGIONS, VonageSettings
-from ._webhook import VonageWebhookCodec
 from ._wire import CUSTOM_PREFIX, MAX_BODY_BYTES, MAX_NAME_LENGTH, MAX_TYPE_LENGTH, NAME_PATTERN
 
 __all__ = [

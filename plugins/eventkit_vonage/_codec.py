@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import eventkit
-from eventkit import (
+from eventkit.provider import (
     ConversationTarget,
     Event,
     HttpRequest,
@@ -22,9 +22,10 @@ from eventkit import (
     join_url,
 )
 
+from ._errors import error_from_response
 from ._jwt import TokenMinter
 from ._settings import VonageSettings
-from ._wire import CONVERSATION_ID, CUSTOM_PREFIX, PROVIDER, error_from_response, event_id, event_time, events_path
+from ._wire import CONVERSATION_ID, CUSTOM_PREFIX, PROVIDER, event_id, event_time, events_path
 
 USER_AGENT = f"eventkit/{eventkit.__version__}"
 

@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
-from eventkit import ConfigurationError, SettingsError
+from eventkit.provider import ConfigurationError, SettingsError
 
 from ._settings import VonageSettings, acl_claim
 

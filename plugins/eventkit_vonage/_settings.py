@@ -11,7 +11,7 @@ from typing import Any
 
 import attrs
 
-from eventkit import Secret, SettingsError, setting
+from eventkit.provider import Secret, SettingsError, setting
 
 DEFAULT_BASE_URL = "https://api.nexmo.com"
 

@@ -6,14 +6,9 @@ import re
 from datetime import datetime
 from typing import Any
 
-from eventkit import (
-    EventkitError,
-    HttpResponse,
+from eventkit.provider import (
     ValidationError,
-    Violation,
-    from_status,
     parse_time,
-    retry_after_seconds,
 )
 
 PROVIDER = "vonage"
@@ -30,44 +25,9 @@ CONVERSATION_ID = re.compile(r"CON-[A-Za-z0-9-]{1,64}")
 
 def events_path(conversation_id: str) -> tuple[str, ...]:
     """Path segments of the create-event endpoint; no trailing slash (the gateway no longer normalises it)."""
-    from eventkit import segment
+    from eventkit.provider import segment
 
     return ("v1", "conversations", segment(conversation_id, "to"), "events")
-
-
-def error_from_response(response: HttpResponse) -> EventkitError:
-    """The eventkit error for a non-2xx answer, from Vonage's RFC-7807-like body and the status.
-
-    The class comes from the status; ``code`` (e.g. ``conversation:error:not-found``)
-    and ``invalid_parameters`` are carried so callers can act on them.
-    """
-    body = response.json_or_none()
-    fields: dict[str, Any] = body if isinstance(body, dict) else {}
-    title = _text(fields.get("title"))
-    detail = _text(fields.get("detail"))
-    code = _text(fields.get("code")) or _text(fields.get("type"))
-    message = ": ".join(p for p in (title, detail) if p) or f"Vonage answered HTTP {response.status}"
-    violations = []
-    params = fields.get("invalid_parameters")
-    if isinstance(params, list):
-        for item in params:
-            if isinstance(item, dict):
-                name = _text(item.get("name")) or "event"
-                reason = _text(item.get("reason")) or "invalid"
-                violations.append(Violation(name, "vendor", reason, PROVIDER))
-    return from_status(
-        response.status,
-        message,
-        provider=PROVIDER,
-        code=code,
-        body=body if body is not None else response.content.decode("utf-8", "replace")[:2000],
-        retry_after=retry_after_seconds(response.headers),
-        violations=violations,
-    )
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def event_id(fields: dict[str, Any]) -> str | None:

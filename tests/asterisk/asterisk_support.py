@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from eventkit_asterisk.testing.emulator import AmiEmulator
+
 import eventkit
-from eventkit.testing.emulators.asterisk import AmiEmulator
 
 FAST = {"backoff_initial": 0.01, "backoff_max": 0.05, "timeout": 3.0}
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
-from eventkit.testing.emulators.asterisk import AmiEmulator, AmiUser
+from eventkit_asterisk.testing.emulator import AmiEmulator, AmiUser
 
 
 @pytest.fixture(scope="module")

@@ -10,19 +10,13 @@ import pytest
 from asterisk_support import FAST, Collector, ami_settings
 from eventkit_asterisk._ami import AmiConnection
 from eventkit_asterisk._settings import AsteriskSettings
+from eventkit_asterisk.testing.emulator import AmiEmulator
 
 import eventkit
-from eventkit import (
-    AuthenticationError,
-    PermissionDeniedError,
-    ProtocolError,
-    TransportSettings,
-    UnavailableError,
-    ValidationError,
-)
+from eventkit import AuthenticationError, PermissionDeniedError, ProtocolError, UnavailableError, ValidationError
 from eventkit._stats import Counters
+from eventkit.provider import TransportSettings
 from eventkit.testing import TcpServer
-from eventkit.testing.emulators.asterisk import AmiEmulator
 
 
 async def test_send_and_listen_round_trip(ami: AmiEmulator) -> None:

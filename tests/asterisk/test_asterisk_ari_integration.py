@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 from asterisk_support import FAST, Collector
+from eventkit_asterisk.testing.emulator import AmiEmulator, AriEmulator
 
 import eventkit
 from eventkit import AuthenticationError, NotFoundError, ValidationError
-from eventkit.testing.emulators.asterisk import AmiEmulator, AriEmulator
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,6 @@ from eventkit import (
     AppTarget,
     AuthenticationError,
     Event,
-    HttpResponse,
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
@@ -38,6 +37,7 @@ from eventkit import (
     UnavailableError,
     ValidationError,
 )
+from eventkit.provider import HttpResponse
 
 
 def test_user_event_action_bytes_match_wire_example_c() -> None:

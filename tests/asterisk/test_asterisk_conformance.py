@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from eventkit_asterisk.testing.emulator import AmiEmulator, AriEmulator
+
 from eventkit import Event, PayloadModel
 from eventkit.testing.conformance import JSON_PAYLOADS, ConformanceSuite, Harness
-from eventkit.testing.emulators.asterisk import AmiEmulator, AriEmulator
 
 # What AMI can say about a refused action, shaped as Asterisk says it (vendor note §2.1, §2.2).
 AMI_FAULTS = {

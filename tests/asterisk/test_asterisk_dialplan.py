@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 from asterisk_support import Collector, ami_settings
 from eventkit_asterisk import render_extensions_line, render_user_event
+from eventkit_asterisk.testing.emulator import AmiEmulator, parse_extensions_line, user_event_blob
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import eventkit
 from eventkit import Event, ValidationError
-from eventkit.testing.emulators.asterisk import AmiEmulator, parse_extensions_line, user_event_blob
 
 
 def test_plain_event_renders_like_the_documentation() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from eventkit_asterisk._ami_codec import decode_user_event
+from eventkit_asterisk._codec_ami import decode_user_event
 from eventkit_asterisk._frames import AmiFrame, AmiParser, MalformedFrame, _fast_headers, parse_block
 from hypothesis import given, settings
 from hypothesis import strategies as st

@@ -29,12 +29,12 @@ from eventkit_asterisk import (
     render_user_event,
     validate_dialplan,
 )
+from eventkit_asterisk.testing.emulator import AmiEmulator, AriEmulator
 
 import eventkit
 from eventkit import Event, ListenMode, PayloadTooLargeError, ValidationError
 from eventkit._cli import main
 from eventkit._docs import provider_table
-from eventkit.testing.emulators.asterisk import AmiEmulator, AriEmulator
 
 # Dialplan line limit
 

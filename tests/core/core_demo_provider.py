@@ -11,17 +11,19 @@ import attrs
 from eventkit import (
     Capabilities,
     Event,
-    HttpRequest,
-    HttpResponse,
     Limits,
     ListenMode,
-    Provider,
     Receipt,
     Secret,
     SignatureError,
     Target,
     TargetForm,
     Violation,
+)
+from eventkit.provider import (
+    HttpRequest,
+    HttpResponse,
+    Provider,
     WebhookDelivery,
     from_status,
     join_url,

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from eventkit import wait_within
+from eventkit.provider import wait_within
 
 
 async def test_returns_the_result() -> None:

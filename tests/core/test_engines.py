@@ -17,7 +17,7 @@ from core_demo_provider import DemoProvider
 
 import eventkit
 from eventkit import SendTimeoutError, SettingsError, UnavailableError
-from eventkit._transport import AiohttpWire, AsyncHttpxWire, HttpxWire, StdlibWire, async_wire, sync_wire
+from eventkit._transport import AiohttpEngine, AsyncHttpxEngine, HttpxEngine, StdlibEngine, async_engine, sync_engine
 from eventkit.testing import AsgiServer
 from eventkit.testing._background import free_port
 
@@ -294,17 +294,17 @@ def test_engine_choice(monkeypatch: pytest.MonkeyPatch) -> None:
 
     for var in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
         monkeypatch.delenv(var, raising=False)
-    assert isinstance(sync_wire(TransportSettings(), "p"), StdlibWire)
-    assert isinstance(async_wire(TransportSettings(), "p"), AiohttpWire)
+    assert isinstance(sync_engine(TransportSettings(), "p"), StdlibEngine)
+    assert isinstance(async_engine(TransportSettings(), "p"), AiohttpEngine)
     import httpx
 
     mock = httpx.MockTransport(lambda r: httpx.Response(200))
-    assert isinstance(sync_wire(TransportSettings(http_transport=mock), "p"), HttpxWire)
-    assert isinstance(async_wire(TransportSettings(http_transport=mock), "p"), AsyncHttpxWire)
+    assert isinstance(sync_engine(TransportSettings(http_transport=mock), "p"), HttpxEngine)
+    assert isinstance(async_engine(TransportSettings(http_transport=mock), "p"), AsyncHttpxEngine)
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
-    assert isinstance(sync_wire(TransportSettings(), "p"), HttpxWire)
+    assert isinstance(sync_engine(TransportSettings(), "p"), HttpxEngine)
     with pytest.raises(SettingsError):
-        sync_wire(TransportSettings(http_engine="aiohttp"), "p")
+        sync_engine(TransportSettings(http_engine="aiohttp"), "p")
     with pytest.raises(SettingsError):
         TransportSettings(http_engine="curl")
     assert ssl.create_default_context().verify_mode == ssl.CERT_REQUIRED

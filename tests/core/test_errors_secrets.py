@@ -11,13 +11,11 @@ from eventkit import (
     GoneError,
     PayloadTooLargeError,
     RateLimitedError,
-    Redactor,
     Secret,
     UnavailableError,
     ValidationError,
-    error_for_status,
-    from_status,
 )
+from eventkit.provider import Redactor, error_for_status, from_status
 
 
 def test_secret_never_shows_itself(caplog: pytest.LogCaptureFixture) -> None:

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eventkit import Event, ValidationError, json_body
+from eventkit import Event, ValidationError
 from eventkit._json import checked_copy, copy_json, json_problems, merged_object
+from eventkit.provider import json_body
 
 TEXT = st.text(max_size=30)
 SCALAR = st.none() | st.booleans() | st.integers() | st.floats() | TEXT
@@ -109,7 +110,7 @@ def _stream_codec() -> Any:
 
 @pytest.mark.parametrize("data", [{}, {"text": "hi", "n": [1, 2.5, None], "é": {"ü": True}}])
 def test_stream_bodies_are_what_serialising_the_dict_gives(data: dict[str, Any]) -> None:
-    from eventkit import parse_target
+    from eventkit.provider import parse_target
 
     codec = _stream_codec()
     event = Event("ping", data, sender="bot")
@@ -123,7 +124,7 @@ def test_stream_bodies_are_what_serialising_the_dict_gives(data: dict[str, Any])
 @pytest.mark.parametrize("data", [{}, {"text": "hi", "é": [1, {"x": None}]}])
 def test_signalwire_bodies_are_what_serialising_the_dict_gives(name_key: str, data: dict[str, Any]) -> None:
     import eventkit
-    from eventkit import parse_target
+    from eventkit.provider import parse_target
 
     kit = eventkit.connect(
         "signalwire",

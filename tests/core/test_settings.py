@@ -3,8 +3,9 @@ from __future__ import annotations
 import attrs
 import pytest
 
-from eventkit import MissingCredentialsError, Secret, SettingsError, connect, mask_url, setting
+from eventkit import MissingCredentialsError, Secret, SettingsError, connect
 from eventkit._settings import describe, resolve, settings_from_url
+from eventkit.provider import mask_url, setting
 
 
 @attrs.frozen
@@ -86,7 +87,8 @@ def test_memory_url_and_env() -> None:
 
 
 def test_missing_credentials_raise_before_io() -> None:
-    from eventkit import Capabilities, Provider, TargetForm
+    from eventkit import Capabilities, TargetForm
+    from eventkit.provider import Provider
 
     class Demo(Provider):
         name = "demo"

@@ -13,6 +13,7 @@ from core_demo_provider import DemoProvider, sign
 
 import eventkit
 from eventkit import Event, WebhookReceiver
+from eventkit.provider import WebhookDelivery
 from eventkit.testing import AsgiServer
 
 TOKEN = "hook-secret-value"
@@ -85,7 +86,7 @@ def test_routing(served: tuple[WebhookReceiver, str, list[Event]]) -> None:
 
 def test_a_crashing_codec_or_handler_does_not_stop_the_receiver(provider: DemoProvider) -> None:
     class Broken:
-        def parse_webhook(self, headers: object, body: bytes) -> eventkit.WebhookDelivery:
+        def parse_webhook(self, headers: object, body: bytes) -> WebhookDelivery:
             raise RuntimeError("bug")
 
     receiver = WebhookReceiver({"broken": Broken(), "demo": provider.webhook_codec()})

@@ -8,10 +8,12 @@ import time
 from typing import Any
 
 import pytest
+from eventkit_asterisk.testing.sandbox import AmiSandbox
+from eventkit_stream.testing.sandbox import StreamSandbox
 
 from eventkit import SendTimeoutError, _cli, _demo
 from eventkit.testing import sandbox as sandbox_module
-from eventkit.testing.sandbox import SANDBOXES, AmiSandbox, StreamSandbox, round_trip_sync
+from eventkit.testing.sandbox import SANDBOXES, round_trip_sync
 
 
 def _demo_json(*argv: str) -> tuple[int, list[dict[str, Any]]]:

@@ -124,7 +124,7 @@ def test_sessions_that_use_no_fixture_start_nothing(pytester: pytest.Pytester) -
 
         def test_plain():
             assert "eventkit.testing.pytest_plugin" in sys.modules
-            loaded = [m for m in sys.modules if m.startswith(("eventkit.testing.emulators", "eventkit.testing.sandbox", "uvicorn"))]
+            loaded = [m for m in sys.modules if m.startswith(("eventkit.testing.faults", "eventkit.testing.sandbox", "eventkit_signalwire.testing", "eventkit_asterisk.testing", "eventkit_stream.testing", "eventkit_vonage.testing", "uvicorn"))]
             assert loaded == []
             assert [t.name for t in threading.enumerate()] == ["MainThread"]
         """

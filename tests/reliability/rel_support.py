@@ -10,12 +10,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import attrs
+from eventkit_asterisk.testing.emulator import AriEmulator
+from eventkit_signalwire.testing.emulator import SignalWireEmulator
+from eventkit_stream.testing.emulator import StreamEmulator
+from eventkit_vonage.testing.emulator import VonageEmulator
 
-from eventkit.testing.emulators.asterisk import AriEmulator
-from eventkit.testing.emulators.faults import FaultPlan
-from eventkit.testing.emulators.signalwire import SignalWireEmulator
-from eventkit.testing.emulators.stream import StreamEmulator
-from eventkit.testing.emulators.vonage import VonageEmulator
+from eventkit.testing.faults import FaultPlan
 
 VONAGE_APP = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab"
 VONAGE_CONVERSATION = "CON-6b4a3f1e-2c7d-4e8f-9a0b-1c2d3e4f5a6b"

@@ -96,7 +96,7 @@ def test_ari_and_signalwire_ids_cannot_escape() -> None:
                 target = kit.prepare(event)
             except EventkitError:
                 continue
-            from eventkit_asterisk._ari_codec import AriCodec
+            from eventkit_asterisk._codec_ari import AriCodec
 
             url = urllib.parse.urlsplit(AriCodec(kit.provider.settings).encode(event, target).url)
             assert url.path.count("/") == 4 and not url.fragment, url
@@ -231,3 +231,109 @@ async def test_no_secret_in_reprs_errors_or_debug_logs(caplog: pytest.LogCapture
     found = [(s, text[:200]) for text in seen for s in secrets if s in text]
     assert not found, found
     assert len(caplog.records) > 0  # DEBUG logging did run
+
+
+# Every listener and every HTTP engine at DEBUG, every logger captured (websockets, httpx,
+# httpcore, aiohttp, urllib3, uvicorn...): no secret, whole or shortened, in any line.
+
+
+class _Everything(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+        self.loggers: set[str] = set()
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+        self.loggers.add(record.name.split(".")[0])
+
+
+def _scan_sandboxes() -> list[Any]:
+    from eventkit_asterisk.testing.sandbox import AriSandbox
+    from eventkit_stream.testing.sandbox import StreamSandbox
+
+    class AriApiKey(AriSandbox):
+        def settings(self) -> dict[str, Any]:
+            base = super().settings()
+            user, password = base.pop("ari_username"), base.pop("ari_password")
+            return {**base, "ari_api_key": f"{user}:{password}"}
+
+    class StreamWebsocket(StreamSandbox):
+        listen_via = "websocket"
+
+        def settings(self) -> dict[str, Any]:
+            return {**super().settings(), "listen_user": "listener", "watch": ("messaging:general",)}
+
+        def listen_options(self) -> dict[str, Any]:
+            return {}
+
+        def on_listening(self, address: str) -> None:
+            return None
+
+    from eventkit.testing.sandbox import SANDBOXES
+
+    return [*SANDBOXES.values(), AriApiKey, StreamWebsocket]
+
+
+def _secrets_of(settings: dict[str, Any]) -> list[str]:
+    import base64
+
+    from eventkit_stream._tokens import user_token
+
+    out = []
+    for key in ("api_secret", "api_token", "secret", "ari_password", "signature_secret", "ari_api_key"):
+        if settings.get(key):
+            out.append(str(settings[key]))
+    if settings.get("private_key"):
+        out.append(settings["private_key"].splitlines()[1])
+    if settings.get("ari_username") and settings.get("ari_password"):
+        out.append(base64.b64encode(f"{settings['ari_username']}:{settings['ari_password']}".encode()).decode())
+    if settings.get("ari_api_key"):
+        out.append(urllib.parse.quote(settings["ari_api_key"], safe=""))
+    if settings.get("listen_user"):
+        out.append(user_token(settings["api_secret"], settings["listen_user"]).rsplit(".", 1)[1])
+    # Whole, and the ends a shortened log line would show.
+    return [piece for s in out for piece in (s, s[:12], s[-12:])]
+
+
+async def test_no_secret_in_any_log_line_of_any_listener_or_engine() -> None:
+    from eventkit.testing.sandbox import missing_requirements, round_trip
+
+    handler = _Everything()
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    secrets: list[str] = []
+    failures = []
+    try:
+        for cls in _scan_sandboxes():
+            if missing_requirements(cls):
+                continue
+            sandbox = cls().start()
+            try:
+                base = sandbox.settings
+                secrets += _secrets_of(base())
+                for engine in ("httpx", "aiohttp"):  # the async engines, listener included
+                    sandbox.settings = lambda base=base, engine=engine: {**base(), "http_engine": engine}
+                    trip = await round_trip(sandbox, "scan_event", {"k": "v"}, timeout=10)
+                    if trip.error is not None:
+                        failures.append((cls.name, engine, repr(trip.error)))
+                sandbox.settings = base
+                with sandbox.connect(http_engine="stdlib") as kit:  # the sync engine
+                    result = kit.send_many(
+                        [{"name": "scan_event", "data": {"k": "v"}}], to=cls.target, sender=cls.sender
+                    )
+                    error = result[0].error
+                    if error is not None and not isinstance(error, eventkit.SettingsError):  # no sync HTTP there
+                        failures.append((cls.name, "stdlib", repr(error)))
+            finally:
+                sandbox.close()
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+    assert not failures, failures  # every path really ran
+    assert {"websockets", "httpx", "httpcore", "eventkit"} <= handler.loggers, handler.loggers
+    found = [(s, line[:300]) for line in handler.lines for s in set(secrets) if s in line]
+    assert not found, found[:5]

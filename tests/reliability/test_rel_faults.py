@@ -18,7 +18,7 @@ from rel_support import EVENTS, FAULT_TRANSPORT, HTTP_PROVIDERS, events, number_
 
 import eventkit
 from eventkit import SendResult
-from eventkit.testing.emulators.faults import ANSWER_LOST_AFTER_STORE, FaultPlan
+from eventkit.testing.faults import ANSWER_LOST_AFTER_STORE, FaultPlan
 
 SLOP = 0.02
 """Seconds of clock slack between the emulator seeing a 429 go out and the client reading it."""

@@ -97,7 +97,7 @@ def test_valid_seeds_decode() -> None:
 
 def test_relay_unhashable_event_type_is_not_a_user_event() -> None:
     """Found by fuzzing: ``event_type: {}`` raised TypeError out of the RELAY listener."""
-    from eventkit_signalwire._relay import is_user_event
+    from eventkit_signalwire._codec_relay import is_user_event
 
     assert is_user_event({"event_type": {"a": 1}}) is False
     assert is_user_event({"event_type": ["calling.user_event"]}) is False

@@ -17,12 +17,12 @@ from typing import Any
 
 import attrs
 import pytest
+from eventkit_asterisk.testing.emulator import AmiEmulator, AmiUser, AriEmulator
+from eventkit_signalwire.testing.emulator import SignalWireEmulator
+from eventkit_stream.testing.emulator import StreamEmulator
 
 import eventkit
 from eventkit import Event
-from eventkit.testing.emulators.asterisk import AmiEmulator, AmiUser, AriEmulator
-from eventkit.testing.emulators.signalwire import SignalWireEmulator
-from eventkit.testing.emulators.stream import StreamEmulator
 
 FAST = {"backoff_initial": 0.02, "backoff_max": 0.1, "timeout": 3.0}
 OUTAGE = 0.4

@@ -15,7 +15,6 @@ from eventkit import (
     AuthenticationError,
     CallTarget,
     Event,
-    HttpResponse,
     MissingCredentialsError,
     NotFoundError,
     PermissionDeniedError,
@@ -24,6 +23,7 @@ from eventkit import (
     UnavailableError,
     ValidationError,
 )
+from eventkit.provider import HttpResponse
 
 CALL = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 LEG = {

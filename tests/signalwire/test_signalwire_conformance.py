@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from eventkit_signalwire.testing.emulator import SignalWireEmulator
+from eventkit_signalwire.testing.sandbox import SignalWireSandbox
+
 from eventkit.testing.conformance import ConformanceSuite
-from eventkit.testing.emulators.signalwire import SignalWireEmulator
 from eventkit.testing.harness import sandbox_harness
-from eventkit.testing.sandbox import SignalWireSandbox
 
 
 class SignalWireHarness(sandbox_harness(SignalWireSandbox)):  # type: ignore[misc]

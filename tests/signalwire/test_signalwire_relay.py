@@ -10,9 +10,10 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from eventkit_signalwire._relay import connect_request
+from eventkit_signalwire._codec_relay import connect_request
 from eventkit_signalwire._settings import SignalWireSettings
 from eventkit_signalwire.relay import send_user_event
+from eventkit_signalwire.testing.emulator import SignalWireEmulator
 
 import eventkit
 from eventkit import (
@@ -23,7 +24,6 @@ from eventkit import (
     Secret,
     ValidationError,
 )
-from eventkit.testing.emulators.signalwire import SignalWireEmulator
 
 CALL = "5b1c7a52-0f0e-4c1c-9c43-1f6f3b0a9e21"
 FAST = {"backoff_initial": 0.01, "backoff_max": 0.05, "timeout": 5.0}

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from eventkit_signalwire._relay import (
+from eventkit_signalwire._codec_relay import (
     ack,
     connect_request,
     decode_user_event,

@@ -13,7 +13,8 @@ from eventkit_stream._codec import CLIENT_ID, StreamCodec
 from eventkit_stream._tokens import server_token, user_token
 
 import eventkit
-from eventkit import ChannelTarget, Event, HttpResponse, UserTarget, ValidationError
+from eventkit import ChannelTarget, Event, UserTarget, ValidationError
+from eventkit.provider import HttpResponse
 
 KEY, SECRET = "YOUR_API_KEY", "s3cr3t-api-secret-0123456789abcdef-xyz"
 

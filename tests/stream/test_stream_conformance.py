@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from eventkit_stream.testing.emulator import StreamEmulator
+from eventkit_stream.testing.sandbox import StreamSandbox
+
 from eventkit.testing.conformance import ConformanceSuite
-from eventkit.testing.emulators.stream import StreamEmulator
 from eventkit.testing.harness import sandbox_harness
-from eventkit.testing.sandbox import StreamSandbox
 
 
 class StreamHarness(sandbox_harness(StreamSandbox)):  # type: ignore[misc]

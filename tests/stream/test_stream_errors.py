@@ -14,7 +14,6 @@ import eventkit
 from eventkit import (
     AuthenticationError,
     EventkitError,
-    HttpResponse,
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
@@ -22,6 +21,7 @@ from eventkit import (
     UnavailableError,
     ValidationError,
 )
+from eventkit.provider import HttpResponse
 
 SECRET = "errors-secret-0123456789abcdef-0123456789abcdef"
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import jwt
 import pytest
+from eventkit_stream.testing.emulator import StreamEmulator, sign
 
 import eventkit
 from eventkit import AuthenticationError, Event, NotFoundError, RateLimitedError, ValidationError
-from eventkit.testing.emulators.stream import StreamEmulator, sign
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from eventkit_stream import StreamSettings
-from eventkit_stream._webhooks import StreamWebhookCodec
+from eventkit_stream._codec_webhook import StreamWebhookCodec
 from eventkit_stream._wire import decode_event
 
 from eventkit import PayloadTooLargeError, ProtocolError, Secret, SignatureError, WebhookReceiver

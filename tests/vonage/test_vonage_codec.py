@@ -21,7 +21,6 @@ from eventkit import (
     ConflictError,
     Event,
     EventkitError,
-    HttpResponse,
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
@@ -31,6 +30,7 @@ from eventkit import (
     ValidationError,
     parse_target,
 )
+from eventkit.provider import HttpResponse
 
 TARGET = f"conversation:{CONVERSATION}"
 

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from eventkit_vonage.testing.emulator import VonageEmulator
 from vonage_support import (
     APPLICATION_ID,
     CONVERSATION,
@@ -25,7 +26,6 @@ from vonage_support import (
 
 import eventkit
 from eventkit import AuthenticationError, Event, NotFoundError, ValidationError
-from eventkit.testing.emulators.vonage import VonageEmulator
 
 TARGET = f"conversation:{CONVERSATION}"
 NOW = int(time.time())

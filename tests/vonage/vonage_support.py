@@ -14,9 +14,9 @@ from typing import Any, ClassVar
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from eventkit_vonage.testing.emulator import VonageEmulator
 
 from eventkit.testing.conformance import Harness
-from eventkit.testing.emulators.vonage import VonageEmulator
 
 APPLICATION_ID = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab"
 CONVERSATION = "CON-6b4a3f1e-2c7d-4e8f-9a0b-1c2d3e4f5a6b"

@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from eventkit import (
+from eventkit.provider import (
     Capabilities,
     Codec,
     Event,
@@ -46,7 +46,7 @@ from eventkit import (
     segment,
     setting,
 )
-from eventkit import Provider as _Provider
+from eventkit.provider import Provider as _Provider
 
 NAME = "acme"
 ROOM_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")

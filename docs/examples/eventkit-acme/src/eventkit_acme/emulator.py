@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from eventkit.testing import AsgiServer
+from eventkit.testing import AsgiServer, answer_json, read_body
 
 from . import sign
 
@@ -58,17 +58,11 @@ class AcmeEmulator:
     async def _app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
+        if body is None:
+            return
         status, headers, answer = self._handle(scope, body)
-        raw = json.dumps(answer).encode()
-        headers = [(b"content-type", b"application/json"), *headers]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": raw})
+        await answer_json(send, status, answer, headers=headers)
 
     def _handle(self, scope: dict[str, Any], body: bytes) -> tuple[int, list[tuple[bytes, bytes]], Any]:
         parts = scope["path"].strip("/").split("/")

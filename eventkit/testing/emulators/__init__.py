@@ -1,1 +1,0 @@
-"""Vendor emulators: one module per platform, each a loopback server."""

@@ -7,11 +7,21 @@ sender, which returns one result per event.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, AsyncIterator, Iterable, Iterator, Literal, Mapping, Sequence, TypeVar, Union, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    AsyncIterator,
+    Iterable,
+    Iterator,
+    Literal,
+    Mapping,
+    Sequence,
+    TypeVar,
+    Union,
+    overload,
+)
 
 import attrs
 
@@ -28,7 +38,6 @@ from ._errors import (
     ValidationError,
 )
 from ._event import Event
-from ._portal import Portal
 from ._provider import AsyncSender, ListenContext, Provider, SyncSender
 from ._results import SendResult
 from ._routes import is_route, parse_routes, resolve_route
@@ -46,6 +55,12 @@ from ._settings import (
 from ._stats import Counters
 from ._targets import Target, parse_target
 from ._typed import Typed, TypedInstance
+
+if TYPE_CHECKING:  # asyncio, threads and the portal load when first used, not on `import eventkit`
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ._portal import Portal
 
 EventLike = Union[Event, Mapping[str, Any], TypedInstance]
 """An Event, its fields as a mapping, or a typed event instance (``@eventkit.event``)."""
@@ -315,6 +330,8 @@ class AsyncClient(_Base):
         Nothing raises for a single event: a bad one gets a failed result and the
         others are still sent.
         """
+        import asyncio
+
         limit = concurrency or self.transport.concurrency
         sender_ = self._get_sender()
         prepared = [self._prepare_item(item, to, sender) for item in events]
@@ -420,6 +437,8 @@ class Client(_Base):
 
     def _get_portal(self) -> Portal:
         if self._portal is None:
+            from ._portal import Portal
+
             self._portal = Portal()
         return self._portal
 
@@ -513,6 +532,8 @@ class Client(_Base):
             if self._closed:
                 return None
             if self._executor is None or width > self._executor_width:
+                from concurrent.futures import ThreadPoolExecutor
+
                 old, self._executor = (
                     self._executor,
                     ThreadPoolExecutor(max_workers=width, thread_name_prefix="eventkit-send"),

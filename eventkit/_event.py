@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import os
 import sys
-import uuid
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
@@ -20,7 +19,12 @@ def _utcnow() -> datetime:
 
 
 def _new_id() -> str:
-    return str(uuid.uuid4())
+    """A random (version 4, RFC 4122) UUID string, as ``str(uuid.uuid4())`` gives, at a third of its cost."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 # Received events without a platform id get ``<random per-process prefix>-<counter>``:
@@ -58,13 +62,13 @@ _DATA_CONVERTER: Any = attrs.Converter(_data_for, takes_self=True)  # type: igno
 
 
 def _checked_data(value: Any) -> tuple[JSONObject, bytes | None]:
-    if value is None:
-        return {}, b"{}"
-    if not isinstance(value, Mapping):
-        raise ValidationError(
-            violations=[Violation("data", "object", f"data must be a mapping, not {type(value).__name__}")]
-        )
-    if type(value) is not dict:
+    if type(value) is not dict:  # a plain dict skips typing.Mapping's slow isinstance
+        if value is None:
+            return {}, b"{}"
+        if not isinstance(value, Mapping):
+            raise ValidationError(
+                violations=[Violation("data", "object", f"data must be a mapping, not {type(value).__name__}")]
+            )
         value = dict(value)
     fast = checked_copy(value)
     if fast is not None:

@@ -148,3 +148,30 @@ def test_vonage_bodies_are_what_serialising_the_dict_gives(sender: str | None, d
 
     event = Event("ping", data, sender=sender)
     assert wire_body_bytes(event) == json_body(wire_body(event))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.dictionaries(TEXT, SCALAR.filter(lambda v: v == v and v not in (float("inf"), float("-inf"))), max_size=4),
+    name=TEXT,
+    sender=TEXT,
+)
+def test_merged_object_matches_the_encoder_for_any_text(data: dict[str, Any], name: str, sender: str) -> None:
+    if "type" in data or "user" in data:
+        return  # collisions are refused by the Stream codec's validation and serialised the slow way
+    try:
+        event = Event("x", data)
+        expected = json_body({"type": name, **data, "user": {"id": sender}})
+    except (ValidationError, UnicodeEncodeError):
+        return  # lone surrogates: refused before any codec runs
+    assert merged_object(event.data_json(), {"type": name}, {"user": {"id": sender}}) == expected
+
+
+def test_event_ids_are_version_4_uuids() -> None:
+    import uuid
+
+    ids = {Event("x").id for _ in range(200)}
+    assert len(ids) == 200
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert parsed.version == 4 and str(parsed) == text

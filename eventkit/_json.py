@@ -17,6 +17,7 @@ JSONObject = Dict[str, JSON]
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 _loads = json.JSONDecoder().decode
+_STR_ONLY = {str}
 _quote = json.encoder.encode_basestring  # the encoder's own string quoting (C), as ensure_ascii=False does
 
 
@@ -48,6 +49,10 @@ def checked_copy(value: dict[str, Any]) -> tuple[JSONObject, bytes] | None:
         raw = text.encode("utf-8")
     except (TypeError, ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
         return None
+    if raw.count(b"{") == 1 and b"[" not in raw and set(map(type, value)) == _STR_ONLY:
+        # Flat: only the root's brace, so every value is a scalar (immutable): a shallow
+        # copy is a deep one; string keys mean the encoder coerced nothing.
+        return dict(value), raw
     if raw.count(b"{") + raw.count(b"[") > _MAX_DEPTH and json_problems(value):
         return None
     copied: JSONObject = _loads(text)

@@ -572,7 +572,7 @@ AMI_FRAME = (
     b"Priority: 2\r\nUniqueid: 1795553055.1\r\nLinkedid: 1795553055.0\r\nUserEvent: OrderReady\r\n"
     b"OrderId: ORD-1\r\nAmount: 49.99\r\nNote: a:b c\r\n\r\n"
 )
-"""The dialplan ``UserEvent`` captured from a running Asterisk (vendor note, appendix): 20 headers."""
+"""The dialplan ``UserEvent`` captured from a running Asterisk (master, AMI 13.0.0): 20 headers."""
 
 
 def _split_parser(chunks: list[bytes]) -> int:

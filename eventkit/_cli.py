@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from ._errors import ConfigurationError, EventkitError, ValidationError
+from ._json import has_surrogate
 from ._logging import LOG_FORMATS
 from ._table import write_table
 
@@ -64,12 +65,34 @@ def _settings(pairs: Sequence[str]) -> dict[str, Any]:
 
 
 def _data(text: str | None) -> dict[str, Any]:
+    """``--data``: a JSON object given inline, as ``@FILE`` (read as UTF-8), or as ``-`` (read from stdin).
+
+    A JSON object always starts with ``{``, so ``@`` and ``-`` cannot be mistaken for one.
+    """
     if text is None:
         return {}
     from ._json import parse_object
 
+    where = "--data"
+    if text == "-":
+        where = "--data - (stdin)"
+        if sys.stdin is None:  # no standard input at all (a service, pythonw)
+            raise _UsageError("eventkit: --data - reads standard input, and there is none")
+        text = sys.stdin.read()
+    elif text.startswith("@"):
+        path = text[1:]
+        if not path:
+            raise _UsageError("eventkit: --data @FILE needs a file name after '@'")
+        where = f"--data @{path}"
+        try:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError as exc:
+            raise _UsageError(f"eventkit: {where}: cannot read it: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise ValidationError(f"{where} is not UTF-8 text") from None
     try:
-        return parse_object(text, "--data")
+        return parse_object(text, where)
     except ValueError as exc:
         raise ValidationError(str(exc)) from None
     except RecursionError:
@@ -106,9 +129,44 @@ def _positive(text: str) -> int:
     return value
 
 
+TARGET_FORMS = (
+    ("call:<id>", "SignalWire: a live call"),
+    ("channel:<type>:<id>", "Stream: everyone watching a chat channel"),
+    ("user:<id>", "Stream: every connection of one user"),
+    ("conversation:<CON-id>", "Vonage: a conversation"),
+    ("ami", "Asterisk AMI: every session reading user events"),
+    ("app:<name>", "Asterisk ARI: one Stasis application (?source=channel:<id> ties it to a channel)"),
+    ("topic:<name>", "memory: an in-process topic"),
+    ("@route", "a route name, resolved per provider (EVENTKIT_<PROVIDER>_ROUTES or eventkit.toml)"),
+)
+"""The built-in providers' target forms; ``eventkit providers`` lists every installed provider's."""
+
+ENVIRONMENT = (
+    ("EVENTKIT_<PROVIDER>_<SETTING>", "any provider setting, e.g. EVENTKIT_STREAM_API_SECRET; vendors' own names"),
+    ("", "work too (STREAM_API_SECRET, VONAGE_PRIVATE_KEY_PATH, ...): eventkit providers --settings"),
+    ("EVENTKIT_<PROVIDER>_ROUTES", "routes for @route targets, e.g. orders=channel:messaging:orders"),
+    ("EVENTKIT_CONFIG", "path of the eventkit.toml with settings and routes (default ./eventkit.toml)"),
+)
+
+
+def _section(title: str, rows: Sequence[tuple[str, str]], width: int = 30) -> str:
+    return "\n".join([f"{title}:"] + [f"  {left:<{width}} {right}".rstrip() for left, right in rows])
+
+
 def _exit_codes_epilog() -> str:
-    lines = ["exit codes:"] + [f"  {code:<3} {meaning}" for code, meaning in EXIT_CODES.items()]
-    return "\n".join(lines) + "\n\n-v/-vv/-q and --log-format may come before or after the subcommand."
+    return _section("exit codes", [(str(code), meaning) for code, meaning in EXIT_CODES.items()], width=3)
+
+
+def _epilog(*parts: str) -> str:
+    """The ``--help`` epilog: exit codes, then the sections the command uses."""
+    sections = {
+        "targets": _section("target forms (--to)", TARGET_FORMS)
+        + "\n  `eventkit providers` lists the forms of every installed provider, plugins included.",
+        "environment": _section("environment", ENVIRONMENT),
+        "data": "--data takes a JSON object inline, @FILE (a file holding one) or - (read it from stdin).",
+    }
+    text = [_exit_codes_epilog(), *(sections[p] for p in parts)]
+    return "\n\n".join(text) + "\n\n-v/-vv/-q and --log-format may come before or after the subcommand."
 
 
 _GLOBAL_FLAGS = {"-v": 1, "--verbose": 1, "-vv": 2, "-vvv": 3, "-q": -1, "--quiet": -1}
@@ -148,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="eventkit",
         description="Send and receive custom events on communication platforms.",
-        epilog=_exit_codes_epilog(),
+        epilog=_epilog("targets", "environment", "data"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
@@ -158,26 +216,53 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-format", choices=LOG_FORMATS, default="text", help="text (timestamped, default) or json; anywhere"
     )
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    raw = argparse.RawDescriptionHelpFormatter
+    provider_help = (
+        "a provider name (eventkit providers lists them) or a URL such as stream+http://KEY:SECRET@HOST:PORT"
+    )
+    set_help = "a provider or transport setting, e.g. api_key=... or timeout=5 (repeatable; beats the environment)"
 
     p = sub.add_parser("providers", help="installed providers, their capabilities, and load failures")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--settings", action="store_true", help="also list each provider's settings")
 
-    p = sub.add_parser("send", help="send one event and print the result as JSON")
-    p.add_argument("provider", metavar="PROVIDER_OR_URL")
-    p.add_argument("--to", required=True, metavar="TARGET")
-    p.add_argument("--name", required=True)
-    p.add_argument("--data", metavar="JSON", help="a JSON object (default {})")
-    p.add_argument("--sender", metavar="ID")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings")
+    p = sub.add_parser(
+        "send",
+        help="send one event and print the result (JSON by default)",
+        epilog=_epilog("targets", "environment", "data"),
+        formatter_class=raw,
+    )
+    p.add_argument("provider", metavar="PROVIDER_OR_URL", help=provider_help)
+    p.add_argument(
+        "--to", required=True, metavar="TARGET", help="where the event goes: a target form or @route (below)"
+    )
+    p.add_argument("--name", required=True, help="the event name, e.g. OrderReady")
+    p.add_argument(
+        "--data", metavar="JSON|@FILE|-", help="the event data: a JSON object, @FILE or - for stdin (default {})"
+    )
+    p.add_argument(
+        "--sender", metavar="ID", help="who sends it, where the platform has one (Stream user, Vonage member)"
+    )
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings", help=set_help)
+    p.add_argument(
+        "--format",
+        choices=("json", "human"),
+        default="json",
+        help="json: the SendResult as one JSON object (default); human: one readable line",
+    )
 
-    p = sub.add_parser("listen", help="print one JSON line per received event")
-    p.add_argument("provider", metavar="PROVIDER_OR_URL")
+    p = sub.add_parser(
+        "listen",
+        help="print one line per received event (JSON by default)",
+        epilog=_epilog("environment"),
+        formatter_class=raw,
+    )
+    p.add_argument("provider", metavar="PROVIDER_OR_URL", help=provider_help)
     p.add_argument("--name", action="append", dest="names", metavar="NAME", help="only these names (repeatable)")
     p.add_argument("--via", help="listen mode (default: the provider's, from the credentials given)")
     p.add_argument("--host", default="127.0.0.1", help="webhook server address (default 127.0.0.1)")
     p.add_argument("--port", type=_port, default=8080, help="webhook server port (default 8080; 0 picks one)")
-    p.add_argument("--count", type=int, help="stop after this many events")
+    p.add_argument("--count", type=int, metavar="N", help="stop after this many events (exit 0)")
     p.add_argument(
         "--shutdown-timeout",
         type=_seconds,
@@ -196,20 +281,39 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="give up (exit 1) after failing to connect for this long (setting max_outage; default: retry forever)",
     )
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings", help=set_help)
+    p.add_argument(
+        "--format",
+        choices=("json", "human"),
+        default="json",
+        help="json: one JSON object per line (default); human: one readable line per event",
+    )
 
-    p = sub.add_parser("check", help="which providers would carry this event, where, what they change, and why not")
+    p = sub.add_parser(
+        "check",
+        help="which providers would carry this event, where, what they change, and why not",
+        epilog=_epilog("targets", "data"),
+        formatter_class=raw,
+    )
     p.add_argument(
         "--to",
         metavar="TARGET",
         help="narrow to one target or route (@name); without it every target kind each provider has is asked",
     )
-    p.add_argument("--name")
+    p.add_argument("--name", help="the event name (or give --type)")
     p.add_argument("--type", metavar="MODULE:CLASS", help="an event type (@eventkit.event) instead of --name/--data")
-    p.add_argument("--data", metavar="JSON")
-    p.add_argument("--sender", metavar="ID")
-    p.add_argument("--provider", action="append", dest="providers", metavar="P")
-    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--data", metavar="JSON|@FILE|-", help="the event data: a JSON object, @FILE or - for stdin (default {})"
+    )
+    p.add_argument("--sender", metavar="ID", help="the sender to check against each provider's sender rule")
+    p.add_argument(
+        "--provider",
+        action="append",
+        dest="providers",
+        metavar="P",
+        help="ask only this provider (repeatable; default: every installed one)",
+    )
+    p.add_argument("--json", action="store_true", help="print the report as JSON (for CI)")
 
     p = sub.add_parser("demo", help="send one event through every vendor's emulator and back; print what happened")
     p.add_argument(
@@ -223,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output, wire text included")
 
     p = sub.add_parser("conformance", help="run the conformance suite against a provider plugin (needs pytest)")
-    p.add_argument("provider", metavar="PROVIDER")
+    p.add_argument("provider", metavar="PROVIDER", help="the installed provider to test, e.g. acme")
     p.add_argument(
         "--harness",
         metavar="MODULE:CLASS",
@@ -284,16 +388,57 @@ def cmd_send(args: argparse.Namespace, out: TextIO) -> int:
         ev = kit.make_event(args.name, data, to=args.to, sender=args.sender)
         kit.prepare(ev)
         (result,) = kit.send_many([ev], concurrency=1)
-    out.write(json.dumps(result.to_dict(), default=str) + "\n")
+    if args.format == "human":
+        out.write(_human_result(result) + "\n")
+    else:
+        out.write(json.dumps(result.to_dict(), default=str) + "\n")
     if result.error is not None:
         raise result.error
     return 0
 
 
+def _printable(text: Any) -> str:
+    """One line of terminal-safe text: control characters (a peer's ``\\n``, an escape sequence) shown escaped."""
+    shown = str(text)
+    if shown.isprintable():
+        return shown
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in shown)
+
+
+def _human_result(result: Any) -> str:
+    """``ok memory topic:t OrderReady id=... status=201 attempts=1 3.2 ms``, or ``failed ...: <error>``."""
+    head = f"{'ok' if result.ok else 'failed'} {result.provider} {result.target} {result.event.name}"
+    parts = [_printable(head)]
+    if result.id is not None:
+        parts.append(f"id={_printable(result.id)}")
+    if result.status is not None:
+        parts.append(f"status={result.status}")
+    parts.append(f"attempts={result.attempts}")
+    parts.append(f"{result.elapsed * 1000:.1f} ms")
+    if result.possible_duplicate:
+        parts.append("(possible duplicate)")
+    line = " ".join(parts)
+    if result.error is not None:
+        from ._logging import redact
+
+        line += ": " + redact(_printable(" ".join(f"{type(result.error).__name__}: {result.error}".split())))
+    return line
+
+
+def _human_event(event: Any) -> str:
+    """``<time> <provider> <name> <target> [from <sender>] <data as compact JSON>``: one line whatever the peer sent."""
+    parts = [event.time.isoformat().replace("+00:00", "Z"), event.provider or "-", event.name, event.target or "-"]
+    if event.sender:
+        parts.append(f"from {event.sender}")
+    data = json.dumps(event.data, ensure_ascii=False, separators=(",", ":"), default=str)
+    if has_surrogate(data):
+        data = json.dumps(event.data, separators=(",", ":"), default=str)
+    return " ".join(_printable(p) for p in [*parts, data])
+
+
 def cmd_listen(args: argparse.Namespace, out: TextIO) -> int:
     from ._capabilities import ListenMode
     from ._client import connect_async
-    from ._json import has_surrogate
 
     settings = _settings(args.settings)
     if args.shutdown_timeout is not None:
@@ -333,9 +478,12 @@ def cmd_listen(args: argparse.Namespace, out: TextIO) -> int:
                         event = await _next_or_stop(events, None if mode is ListenMode.WEBHOOK else stop)
                         if event is None:
                             break
-                        line = json.dumps(event.to_dict(), ensure_ascii=False, default=str)
-                        if has_surrogate(line):  # a peer's "\\ud800" escape: printable only escaped
-                            line = json.dumps(event.to_dict(), default=str)
+                        if args.format == "human":
+                            line = _human_event(event)
+                        else:
+                            line = json.dumps(event.to_dict(), ensure_ascii=False, default=str)
+                            if has_surrogate(line):  # a peer's "\\ud800" escape: printable only escaped
+                                line = json.dumps(event.to_dict(), default=str)
                         out.write(line + "\n")
                         out.flush()
                         seen += 1

@@ -44,6 +44,7 @@ from ._routes import is_route, parse_routes, resolve_route
 from ._settings import (
     TRANSPORT_FIELDS,
     Policy,
+    credentials_hint,
     env_name,
     info_of,
     is_url,
@@ -111,7 +112,7 @@ def _open(
     provider = cls(provider_settings)
     missing = provider.missing_credentials()
     if missing:
-        hints = ", ".join(f"{m} (or {env_name(cls.name, m)})" for m in missing)
+        hints = credentials_hint(cls.Settings, cls.name, missing)
         raise MissingCredentialsError(f"{cls.name} needs {hints}", provider=cls.name)
     return provider, transport, shown, routes
 

@@ -59,7 +59,7 @@ def _start(cls: type[Sandbox], progress: _Progress) -> tuple[Sandbox | None, Bas
     missing = missing_requirements(cls)
     if missing:
         progress.update(cls.name, "missing " + ", ".join(missing))
-        return None, ImportError(f"needs {', '.join(missing)}: pip install 'eventkit[all]'")
+        return None, ImportError(f"needs {', '.join(missing)}: pip install 'eventkit-cpaas[all]'")
     sandbox = cls()
     try:
         sandbox.start()

@@ -89,7 +89,7 @@ def _uvicorn() -> Any:
     try:
         import uvicorn
     except ImportError:
-        raise CapabilityError("serving webhooks needs uvicorn: pip install 'eventkit[server]'") from None
+        raise CapabilityError("serving webhooks needs uvicorn: pip install 'eventkit-cpaas[server]'") from None
     return uvicorn
 
 

@@ -10,6 +10,7 @@ an error.
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import ssl
@@ -261,9 +262,10 @@ def resolve(
     hints = typing.get_type_hints(cls)
     unknown = sorted({*kwargs, *from_url, *from_config} - set(fields))
     if unknown:
+        known = sorted(set(fields) | TRANSPORT_FIELDS)
         raise SettingsError(
             f"unknown setting{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
-            f"for {provider} (known: {', '.join(sorted(set(fields) | TRANSPORT_FIELDS))})",
+            f"for {provider}{_suggestions(unknown, known)} (known: {', '.join(known)})",
             provider=provider,
         )
     values: dict[str, Any] = {}
@@ -286,6 +288,49 @@ def resolve(
         raise
     except (TypeError, ValueError) as exc:
         raise SettingsError(f"bad settings for {provider}: {exc}", provider=provider) from None
+
+
+def _suggestions(unknown: Sequence[str], known: Sequence[str]) -> str:
+    """``; did you mean 'api_secret'?`` for the names that look like a known one (a typo), else nothing.
+
+    Names, not values, are compared and shown: a setting's name is never a secret.
+    """
+    hints = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+        if close:
+            hints.append((name, close[0]))
+    if not hints:
+        return ""
+    if len(unknown) == 1:
+        return f"; did you mean {hints[0][1]!r}?"
+    return "; did you mean " + ", ".join(f"{right!r} for {wrong!r}" for wrong, right in hints) + "?"
+
+
+def credentials_hint(cls: type[Any], provider: str, missing: Sequence[str]) -> str:
+    """What to set for each missing credential: the setting and every environment variable that fills it.
+
+    ``api_key (or EVENTKIT_STREAM_API_KEY); the vendor's variables work too: STREAM_API_KEY for api_key``.
+    A provider may report alternatives as one item (``"private_key or private_key_path"``);
+    each alternative that is a declared setting contributes its ``EVENTKIT_*`` name and the
+    vendor's own names (``setting(env=...)``), in the order :func:`resolve` reads them.
+    """
+    fields = {f.name: info_of(f) for f in attrs.fields(cls)}
+    items: list[str] = []
+    vendor: list[str] = []
+    for item in missing:
+        ours: list[str] = []
+        for alternative in (a.strip() for a in item.split(" or ")):
+            if alternative not in fields:
+                continue
+            ours.append(env_name(provider, alternative))
+            if fields[alternative].env:
+                vendor.append(f"{' or '.join(fields[alternative].env)} for {alternative}")
+        items.append(f"{item} (or {' or '.join(ours)})" if ours else item)
+    hint = ", ".join(items)
+    if vendor:
+        hint += "; the vendor's variables work too: " + ", ".join(vendor)
+    return hint
 
 
 def _from_env(environ: Mapping[str, str], provider: str, name: str, aliases: Sequence[str]) -> str | None:

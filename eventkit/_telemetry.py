@@ -32,7 +32,7 @@ def _api() -> Any:
     try:
         from opentelemetry import metrics, trace
     except ImportError:
-        raise CapabilityError("telemetry needs OpenTelemetry: pip install 'eventkit[otel]'") from None
+        raise CapabilityError("telemetry needs OpenTelemetry: pip install 'eventkit-cpaas[otel]'") from None
     return trace, metrics
 
 

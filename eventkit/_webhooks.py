@@ -14,8 +14,20 @@ import collections
 import contextlib
 import inspect
 import logging
+import threading
 import time
-from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Iterable, Mapping, MutableMapping, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    MutableMapping,
+    Tuple,
+    Union,
+)
 
 from ._aio import wait_within
 from ._asgi import answer_json
@@ -26,6 +38,7 @@ from ._logging import Throttle, redact
 from ._stats import Counters
 
 if TYPE_CHECKING:
+    from ._portal import BackgroundLoop
     from ._provider import ListenContext, Provider
 
 log = logging.getLogger("eventkit.webhooks")
@@ -41,41 +54,126 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+Headers = Union[Mapping[str, str], Iterable[Tuple[str, str]]]
+"""Request headers in any case: a mapping (Django's ``request.headers``, a dict) or
+``(name, value)`` pairs (werkzeug's ``Headers``, Flask's ``request.headers``)."""
+
+
+def lower_headers(headers: Headers) -> dict[str, str]:
+    """Header names lower-cased, repeated names joined with ``", "`` (as the ASGI path does).
+
+    HTTP header names are case-insensitive (RFC 9110 §5.1), and frameworks spell
+    them differently (Django and Flask give ``X-Signature``), while every webhook
+    codec looks names up in lower case: normalising once here keeps the codecs simple.
+    """
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    out: dict[str, str] = {}
+    for key, value in pairs:
+        k = key.lower()
+        out[k] = f"{out[k]}, {value}" if k in out else value
+    return out
+
+
+def _under(path: str, root: str) -> str | None:
+    """``path`` with the mount prefix ``root`` taken off, or None if it is not under it."""
+    if path == root:
+        return ""
+    if path.startswith(root + "/"):
+        return path[len(root) :]
+    return None
 
 
 class _Seen:
-    """Bounded memory of delivery ids, with a time to live."""
+    """Bounded memory of delivery ids, with a time to live.
+
+    Locked: :meth:`WebhookReceiver.handle_sync` checks on the receiver's loop
+    thread while the ASGI app or :meth:`~WebhookReceiver.handle` may check on another.
+    """
 
     def __init__(self, size: int, ttl: float) -> None:
         self.size = size
         self.ttl = ttl
         self._ids: collections.OrderedDict[str, float] = collections.OrderedDict()
+        self._lock = threading.Lock()
 
     def add(self, key: str) -> bool:
         """True the first time ``key`` is seen within the TTL."""
         now = time.monotonic()
-        seen = self._ids.get(key)
-        if seen is not None and now - seen < self.ttl:
-            return False
-        self._ids[key] = now
-        self._ids.move_to_end(key)
-        while len(self._ids) > self.size:
-            self._ids.popitem(last=False)
-        return True
+        with self._lock:
+            seen = self._ids.get(key)
+            if seen is not None and now - seen < self.ttl:
+                return False
+            self._ids[key] = now
+            self._ids.move_to_end(key)
+            while len(self._ids) > self.size:
+                self._ids.popitem(last=False)
+            return True
+
+
+class _LoopQueue(asyncio.Queue[Event]):
+    """A subscription's queue, fed from any thread.
+
+    The consumer awaits on its own loop, while :meth:`WebhookReceiver.handle_sync`
+    delivers on the receiver's background loop (another thread): an
+    ``asyncio.Queue`` is not thread-safe, so a put from elsewhere hops onto the
+    consumer's loop with ``call_soon_threadsafe``. The queue binds to the loop
+    running when it was created, or else to the loop of its first ``get``.
+    """
+
+    def __init__(self, maxsize: int, on_drop: Callable[[], None]) -> None:
+        super().__init__(maxsize)
+        self._on_drop = on_drop
+        self._bind = threading.Lock()
+        try:
+            self._owner: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self._owner = None
+
+    def bind(self) -> None:
+        if self._owner is None:
+            with self._bind:
+                self._owner = asyncio.get_running_loop()
+
+    def put_nowait(self, item: Event) -> None:
+        with self._bind:
+            owner = self._owner
+            try:
+                here: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+            except RuntimeError:
+                here = None
+            if owner is None or owner is here:
+                # Nobody awaits an unbound queue yet (binding takes this lock), so a plain put is safe.
+                super().put_nowait(item)
+                return
+        if owner.is_closed():
+            self._on_drop()
+            return
+        owner.call_soon_threadsafe(self._put_or_drop, item)
+
+    def _put_or_drop(self, item: Event) -> None:
+        try:
+            super().put_nowait(item)
+        except asyncio.QueueFull:
+            self._on_drop()
 
 
 class Subscription:
-    """An async iterator of delivered events; registered when created."""
+    """An async iterator of delivered events; registered when created.
+
+    Events come whichever way the call arrived (the ASGI app, :meth:`~WebhookReceiver.handle`
+    or :meth:`~WebhookReceiver.handle_sync` from a WSGI thread); iterate on one event loop.
+    """
 
     def __init__(self, receiver: WebhookReceiver) -> None:
         self._receiver = receiver
-        self.queue: asyncio.Queue[Event] = asyncio.Queue(receiver.queue_size)
+        self.queue: _LoopQueue = _LoopQueue(receiver.queue_size, lambda: receiver.stats.incr("dropped"))
         receiver._queues.append(self.queue)
 
     def __aiter__(self) -> Subscription:
         return self
 
     async def __anext__(self) -> Event:
+        self.queue.bind()
         return await self.queue.get()
 
     def close(self) -> None:
@@ -84,7 +182,19 @@ class Subscription:
 
 
 class WebhookReceiver:
-    """ASGI application: mount it, or let ``eventkit listen`` serve it with uvicorn."""
+    """ASGI application: mount it, or let ``eventkit listen`` serve it with uvicorn.
+
+    Three ways in, one behaviour (see docs/frameworks.md):
+
+    * as an ASGI app, ``app.mount("/hooks", receiver)`` in Starlette/FastAPI or any
+      ASGI server: it honours ``root_path`` and answers ``<mount>/<prefix>/<provider>``,
+      ``<mount>/healthz`` and ``<mount>/readyz``; body size and time limits apply here;
+    * :meth:`handle` from an async view (FastAPI route, Django async view, Quart);
+    * :meth:`handle_sync` from a sync view (Django, Flask, any WSGI app).
+
+    ``prefix`` (default ``/webhooks``) is the path under the mount where providers
+    answer: ``POST <prefix>/<provider name>``.
+    """
 
     def __init__(
         self,
@@ -100,7 +210,9 @@ class WebhookReceiver:
         readiness: Iterable[ReadinessCheck] = (),
         readiness_timeout: float = 2.0,
     ) -> None:
-        self.prefix = "/" + prefix.strip("/")
+        stripped = prefix.strip("/")
+        self.prefix = f"/{stripped}" if stripped else ""
+        """Path under the mount where providers answer (``POST <prefix>/<provider>``); ``""`` for none."""
         self.max_body_bytes = max_body_bytes
         self.body_timeout = body_timeout
         """Seconds for a whole request body to arrive once the head is in (else 408)."""
@@ -118,6 +230,8 @@ class WebhookReceiver:
         self._handlers: list[Handler] = []
         self._queues: list[asyncio.Queue[Event]] = []
         self._seen = _Seen(dedupe_size, dedupe_ttl)
+        self._loop: BackgroundLoop | None = None
+        self._loop_lock = threading.Lock()
         items = providers.items() if isinstance(providers, Mapping) else ((p.name, p) for p in providers)
         for name, item in items:
             self.mount(name, item)
@@ -147,8 +261,16 @@ class WebhookReceiver:
 
     # The work, independent of ASGI so other frameworks can call it.
 
-    async def handle(self, provider: str, headers: Mapping[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
-        """Verify, decode, dedupe and deliver one call; the status and JSON body to answer."""
+    async def handle(self, provider: str, headers: Headers, body: bytes) -> tuple[int, dict[str, Any]]:
+        """Verify, decode, dedupe and deliver one call; the status and JSON body to answer.
+
+        The route for async views (FastAPI, Django async views, Quart): the
+        framework has read the body, so its limits apply, not ``max_body_bytes``
+        or ``body_timeout``. Header names may come in any case (Django's and
+        Flask's ``request.headers`` are Title-Case); they are lower-cased here,
+        once, for every codec. Answer with the status and JSON body returned.
+        """
+        headers = lower_headers(headers)
         codec = self._codecs.get(provider)
         if codec is None:
             self.stats.incr("not_found")
@@ -178,6 +300,40 @@ class WebhookReceiver:
         for event in delivery.events:
             await self._deliver(event)
         return 200, {"received": len(delivery.events)}
+
+    def handle_sync(self, provider: str, headers: Headers, body: bytes) -> tuple[int, dict[str, Any]]:
+        """:meth:`handle` for sync code: Django and Flask views, any WSGI app.
+
+        Runs :meth:`handle` on the receiver's own event loop, in one daemon thread
+        started at the first call and stopped by :meth:`close`: WSGI worker threads
+        may call it at once, while the same receiver also serves as an ASGI app or
+        through :meth:`handle` elsewhere, and no loop is created per request (as
+        ``asyncio.run`` would, which also cannot run inside a running loop).
+        Handlers registered with :meth:`on` run on that loop for these calls;
+        :meth:`events` consumers get the events on their own loop.
+        """
+        background = self._background()
+        if threading.current_thread() is background.thread:
+            raise EventkitError("handle_sync() called from the receiver's own loop (a handler?): await handle()")
+        return background.run(self.handle(provider, headers, body))
+
+    def _background(self) -> BackgroundLoop:
+        with self._loop_lock:
+            if self._loop is None:
+                from ._portal import BackgroundLoop
+
+                self._loop = BackgroundLoop("eventkit-webhooks", close_timeout=10)
+            return self._loop
+
+    def close(self) -> None:
+        """Stop the loop :meth:`handle_sync` runs on, if it was started (calls in flight are cancelled).
+
+        Call it when the web app shuts down. A later :meth:`handle_sync` starts a new loop.
+        """
+        with self._loop_lock:
+            background, self._loop = self._loop, None
+        if background is not None:
+            background.close()
 
     async def _deliver(self, event: Event) -> None:
         self.stats.incr("events")
@@ -248,7 +404,7 @@ class WebhookReceiver:
                     return
         if scope["type"] != "http":
             return
-        path: str = scope.get("path", "")
+        path = self._route_path(scope)
         method = scope.get("method")
         if path in (HEALTH_PATH, READY_PATH):
             if method not in ("GET", "HEAD"):
@@ -319,6 +475,31 @@ class WebhookReceiver:
             await answer_json(send, status, payload)
         finally:
             self._buffered -= held
+
+    def _route_path(self, scope: Scope) -> str:
+        """The request path below the mount point.
+
+        Mounted at ``/hooks`` (``root_path="/hooks"``), the receiver must answer
+        ``/hooks/webhooks/stream``. ASGI says ``path`` includes ``root_path``
+        (Starlette >= 0.33, uvicorn ``--root-path``); older Starlette passed the
+        remainder only. Take the prefix off when the path starts with it, unless
+        only the path as given routes here (the remainder convention, where the
+        remainder happens to start with the mount name).
+        """
+        path: str = scope.get("path", "") or "/"
+        root = str(scope.get("root_path", "") or "").rstrip("/")
+        if not root:
+            return path
+        below = _under(path, root)
+        if below is None:
+            return path
+        below = below or "/"
+        if not self._routes(below) and self._routes(path):
+            return path
+        return below
+
+    def _routes(self, path: str) -> bool:
+        return path in (HEALTH_PATH, READY_PATH) or path.startswith(self.prefix + "/")
 
     @contextlib.asynccontextmanager
     async def _deadline(self) -> AsyncIterator[Any]:

@@ -43,7 +43,7 @@ class FuzzTarget:
     """Whether inputs are JSON text (structure-aware mutations apply)."""
 
 
-# Seeds: valid wire examples, shaped after shared/vendors notes and the emulators.
+# Seeds: valid wire examples, shaped after the vendors' public docs and sources and the emulators.
 
 AMI_SEEDS = (
     b"Event: UserEvent\r\nPrivilege: user,all\r\nUserEvent: OrderReady\r\nOrderId: 1234\r\n\r\n",

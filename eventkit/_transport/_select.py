@@ -49,7 +49,7 @@ def async_engine(policy: TransportSettings, provider: str) -> AsyncEngine:
         from ._aiohttp import AiohttpEngine
     except ImportError:
         if policy.http_engine == "aiohttp":
-            raise CapabilityError("http_engine 'aiohttp' needs aiohttp: pip install 'eventkit[fast]'") from None
+            raise CapabilityError("http_engine 'aiohttp' needs aiohttp: pip install 'eventkit-cpaas[fast]'") from None
         from ._httpx import AsyncHttpxEngine
 
         return AsyncHttpxEngine(policy, provider)

@@ -18,6 +18,31 @@ from .._portal import BackgroundLoop as BackgroundLoop
 T = TypeVar("T")
 
 
+class BlockingControlError(RuntimeError):
+    """A blocking testing-kit call was made from a running event loop; the message names its ``_async`` form."""
+
+
+def refuse_on_running_loop(
+    coro: Coroutine[Any, Any, Any] | None, async_form: str, *, subject: str = "emulator"
+) -> None:
+    """Raise :class:`BlockingControlError` when the calling thread runs an event loop.
+
+    Blocking that loop would freeze whatever it serves (a webhook receiver, a
+    websocket listener) while the emulator waits on it: a deadlock that ends in a
+    timeout. ``coro`` (not yet started) is closed so Python does not warn about it.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    if coro is not None:
+        coro.close()
+    raise BlockingControlError(
+        f"this {subject} method blocks, and it was called from a running event loop; "
+        f"in async code use `await {subject}.{async_form}(...)`"
+    )
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
@@ -92,9 +117,21 @@ class BackgroundServer:
             self._bg.close()
             self._bg = None
 
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run a coroutine on the server's loop (to push events, inspect state)."""
+    def run(self, coro: Coroutine[Any, Any, T], *, async_form: str | None = None) -> T:
+        """Run a coroutine on the server's loop (to push events, inspect state), blocking until done.
+
+        With ``async_form`` (the name of the control's coroutine twin), a call from a
+        thread whose event loop is running raises :class:`BlockingControlError` instead
+        of blocking that loop: a control that talks to a listener served by the calling
+        loop (a webhook post) would otherwise wait for an answer that loop can never give.
+        """
+        if async_form is not None:
+            refuse_on_running_loop(coro, async_form)
         return self.background.run(coro)
+
+    async def run_async(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the server's loop and await it without blocking the caller's loop."""
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.background.loop))
 
     def __enter__(self) -> Any:
         return self.start()

@@ -11,7 +11,11 @@ from .sandbox import Sandbox
 
 
 class SandboxHarness(Harness):
-    """A :class:`Harness` that delegates to a :class:`Sandbox` (no invalid-event catalogue of its own)."""
+    """A :class:`Harness` that delegates to a :class:`Sandbox` (no invalid-event catalogue of its own).
+
+    Webhook sandboxes (Stream, Vonage) also build the signed calls the suite's
+    forged, replayed and oversize checks post (:meth:`signed_webhook`).
+    """
 
     sandbox_class: ClassVar[type[Sandbox]]
 
@@ -39,6 +43,9 @@ class SandboxHarness(Harness):
     def expected(self, sent: Event) -> dict[str, Any]:
         return self.sandbox.expected(sent)
 
+    def signed_webhook(self, event: Event, *, delivery_id: str, forged: bool = False) -> tuple[dict[str, str], bytes]:
+        return self.sandbox.signed_webhook(event, delivery_id=delivery_id, forged=forged)
+
 
 def sandbox_harness(cls: type[Sandbox]) -> type[SandboxHarness]:
     """A harness class for one sandbox (named after it, so pytest's ids say which)."""
@@ -50,6 +57,7 @@ def sandbox_harness(cls: type[Sandbox]) -> type[SandboxHarness]:
         "listen_via": cls.listen_via,
         "error_statuses": cls.error_statuses,
         "supports_retry_after": cls.supports_retry_after,
+        "no_dedupe_key": cls.no_dedupe_key,
     }
     name = "".join(part.title() for part in cls.name.split("-")) + "Harness"
     return type(name, (SandboxHarness,), attrs)

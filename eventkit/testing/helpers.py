@@ -22,8 +22,12 @@ CAPABILITY_KINDS = ("target", "listen", "payload")
 """What ``capability="kind:value"`` may name: a target kind, a listen mode, a payload model."""
 
 
+class SelectionError(ValueError):
+    """A provider selection names something that does not exist (a typo); the message names the valid ones."""
+
+
 def parse_capabilities(capability: str | Iterable[str] | None) -> dict[str, str]:
-    """``"listen:webhook"`` (or several) as ``{"listen": "webhook"}``; a typo is a ValueError, not an empty run."""
+    """``"listen:webhook"`` (or several) as ``{"listen": "webhook"}``; a typo is an error, not an empty run."""
     if capability is None:
         return {}
     items = [capability] if isinstance(capability, str) else list(capability)
@@ -31,9 +35,38 @@ def parse_capabilities(capability: str | Iterable[str] | None) -> dict[str, str]
     for item in items:
         kind, colon, value = item.partition(":")
         if not colon or kind not in CAPABILITY_KINDS or not value:
-            raise ValueError(f"capability {item!r}: use one of {', '.join(k + ':<value>' for k in CAPABILITY_KINDS)}")
+            raise SelectionError(
+                f"capability {item!r}: use one of {', '.join(k + ':<value>' for k in CAPABILITY_KINDS)}"
+            )
         out[kind] = value
     return out
+
+
+def valid_values() -> dict[str, list[str]]:
+    """What each selection condition may name, from the sandboxes' providers and eventkit's enums."""
+    from eventkit import ListenMode, PayloadModel, _registry, _targets
+
+    from .sandbox import SANDBOXES
+
+    builtin = (
+        _targets.CallTarget,
+        _targets.ChannelTarget,
+        _targets.UserTarget,
+        _targets.ConversationTarget,
+        _targets.AmiTarget,
+        _targets.AppTarget,
+        _targets.TopicTarget,
+    )
+    kinds: list[str] = [cls.kind for cls in builtin]
+    for cls in SANDBOXES.values():
+        for kind in _registry.load(cls.provider).capabilities.target_kinds:
+            if kind not in kinds:
+                kinds.append(kind)
+    return {
+        "target": kinds,
+        "listen": [mode.value for mode in ListenMode],
+        "payload": [model.value for model in PayloadModel],
+    }
 
 
 def select_sandboxes(
@@ -49,17 +82,34 @@ def select_sandboxes(
     ``names`` may hold sandbox names (``asterisk-ami``) or provider names
     (``asterisk``: all its sandboxes). ``target`` is a target kind the provider
     declares, ``listen`` the listening path the sandbox uses, ``payload`` the
-    provider's declared payload model (``json``, ``flat_strings``).
+    provider's declared payload model (``json``, ``flat-strings``).
+
+    A name or a value that does not exist raises :class:`SelectionError` naming
+    the valid ones: a typo must fail, not select nothing and skip. Valid values
+    that no sandbox matches give an empty list (the plugin skips, with the reason).
     """
     from eventkit import _registry
 
     from .sandbox import SANDBOXES
 
     wanted = {"target": target, "listen": listen, "payload": payload, **parse_capabilities(capability)}
+    if wanted["payload"]:
+        wanted["payload"] = wanted["payload"].replace("_", "-")
     names = list(names)
-    unknown = [n for n in names if n not in SANDBOXES and all(c.provider != n for c in SANDBOXES.values())]
+    providers = list(dict.fromkeys(cls.provider for cls in SANDBOXES.values()))
+    unknown = [n for n in names if n not in SANDBOXES and n not in providers]
     if unknown:
-        raise ValueError(f"no sandbox for {', '.join(unknown)}; known: {', '.join(SANDBOXES)}")
+        known = list(dict.fromkeys([*providers, *SANDBOXES]))
+        raise SelectionError(
+            f"no eventkit provider or sandbox named {', '.join(map(repr, unknown))}; known: {', '.join(known)}"
+        )
+    valid = None
+    for kind, value in wanted.items():
+        if value is None:
+            continue
+        valid = valid or valid_values()
+        if value not in valid[kind]:
+            raise SelectionError(f"{kind} {value!r} does not exist; valid: {', '.join(valid[kind])}")
     chosen = []
     for name, cls in SANDBOXES.items():
         if names and name not in names and cls.provider not in names:
@@ -91,7 +141,8 @@ def for_each_provider(
     """
     import pytest
 
-    parse_capabilities(capability)  # a typo fails where it is written
+    # Names and values are checked when pytest collects the test (the sandboxes' providers
+    # are loaded then, not at import): a typo fails that test with a one-line message.
     return pytest.mark.eventkit_providers(*names, capability=capability, target=target, listen=listen, payload=payload)
 
 

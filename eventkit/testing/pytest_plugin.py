@@ -24,10 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .case import ProviderCase
+
 if TYPE_CHECKING:
     import eventkit
 
-    from .sandbox import RoundTrip, Sandbox
+    from .sandbox import Sandbox
 
 MARKER = (
     "eventkit_providers(*names, capability=None, target=None, listen=None, payload=None): "
@@ -46,13 +48,24 @@ class SandboxPool:
         self._started: dict[str, Sandbox] = {}
 
     def get(self, name: str) -> Sandbox:
+        from eventkit import ConfigurationError
+
         from .sandbox import missing_requirements, sandbox_class
 
-        cls = sandbox_class(name)
+        try:
+            cls = sandbox_class(name)
+        except ConfigurationError as exc:
+            problem = str(exc)
+        else:
+            problem = ""
+        if problem:  # a typo: one line naming the valid names, not a traceback (nor a chained one)
+            pytest.fail(problem, pytrace=False)
         if cls.name not in self._started:
             missing = missing_requirements(cls)
             if missing:
-                pytest.skip(f"eventkit sandbox {cls.name} needs {', '.join(missing)} (pip install 'eventkit[all]')")
+                pytest.skip(
+                    f"eventkit sandbox {cls.name} needs {', '.join(missing)} (pip install 'eventkit-cpaas[all]')"
+                )
             self._started[cls.name] = cls().start()
         return self._started[cls.name]
 
@@ -60,55 +73,6 @@ class SandboxPool:
         for sandbox in self._started.values():
             sandbox.close()
         self._started.clear()
-
-
-class ProviderCase:
-    """One provider in a ``for_each_provider`` run: its sandbox, a client, a round trip."""
-
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.sandbox = sandbox
-        self.name = sandbox.name
-        self.provider = sandbox.provider
-        self.target = sandbox.target
-        self.sender = sandbox.sender
-        self._clients: list[eventkit.Client] = []
-
-    def __repr__(self) -> str:
-        return f"<ProviderCase {self.name}>"
-
-    @property
-    def capabilities(self) -> eventkit.Capabilities:
-        from eventkit import _registry
-
-        caps: eventkit.Capabilities = _registry.load(self.provider).capabilities
-        return caps
-
-    def connect(self, **extra: Any) -> eventkit.Client:
-        """A sync client connected to the emulator; closed when the test ends."""
-        kit = self.sandbox.connect(**extra)
-        self._clients.append(kit)
-        return kit
-
-    def connect_async(self, **extra: Any) -> eventkit.AsyncClient:
-        """An async client (use ``async with``); listen with ``via=case.sandbox.listen_via``."""
-        return self.sandbox.connect_async(**extra)
-
-    def round_trip(self, name: str, data: dict[str, Any] | None = None, *, timeout: float = 5.0) -> RoundTrip:
-        """Send through the provider and receive on its listening path; raises the trip's error if any."""
-        from .sandbox import round_trip_sync
-
-        trip = round_trip_sync(self.sandbox, name, data, timeout=timeout)
-        if trip.error is not None:
-            raise trip.error
-        return trip
-
-    def expected(self, sent: eventkit.Event) -> dict[str, Any]:
-        return self.sandbox.expected(sent)
-
-    def close(self) -> None:
-        for kit in self._clients:
-            kit.close()
-        self._clients.clear()
 
 
 @pytest.fixture(scope="session")
@@ -152,11 +116,23 @@ def eventkit_provider(request: pytest.FixtureRequest, eventkit_sandboxes: Sandbo
         raise pytest.UsageError(
             "eventkit_provider needs @eventkit.testing.for_each_provider(...) or @pytest.mark.eventkit_providers(...)"
         )
+    if isinstance(name, _SelectionFailure):
+        pytest.fail(name.message, pytrace=False)
     case = ProviderCase(eventkit_sandboxes.get(name))
     try:
         yield case
     finally:
         case.close()
+
+
+class _SelectionFailure:
+    """The parameter of a test whose provider selection is invalid: its setup fails with ``message``."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __repr__(self) -> str:
+        return "invalid-selection"
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -168,9 +144,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         options: dict[str, Any] = {}
     else:
         names, options = list(marker.args), dict(marker.kwargs)
-    from .helpers import select_sandboxes
+    from .helpers import SelectionError, select_sandboxes
 
-    chosen = select_sandboxes(names, **options)
+    try:
+        chosen = select_sandboxes(names, **options)
+    except (SelectionError, TypeError) as exc:
+        # The test fails at setup with this one line (a collection error would end the session
+        # with a traceback, and a skip would hide the typo).
+        failure = _SelectionFailure(f"eventkit_providers: {exc}")
+        metafunc.parametrize("eventkit_provider", [failure], indirect=True, ids=["invalid-selection"])
+        return
     if not chosen:
         metafunc.parametrize(
             "eventkit_provider",

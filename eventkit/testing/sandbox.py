@@ -64,6 +64,8 @@ class Sandbox:
     error_statuses: ClassVar[tuple[int, ...]] = (400, 401, 403, 404, 429, 503)
     """Statuses ``inject_error`` can make the platform answer (the conformance suite's error checks)."""
     supports_retry_after: ClassVar[bool] = True
+    no_dedupe_key: ClassVar[str | None] = None
+    """Why the platform's webhook calls carry no delivery id, if they carry none (see the conformance Harness)."""
     summary_after_send: ClassVar[bool] = False
     """True when :meth:`summarize` reads what the emulator received (so it is asked after the send)."""
 
@@ -139,6 +141,10 @@ class Sandbox:
 
     def requests_seen(self) -> int:
         raise NotImplementedError
+
+    def signed_webhook(self, event: Event, *, delivery_id: str, forged: bool = False) -> tuple[dict[str, str], bytes]:
+        """Webhook sandboxes: the call the platform would post for ``event`` (see the conformance Harness)."""
+        raise NotImplementedError(f"{type(self).__name__} builds no webhook calls")
 
 
 def http_summary(request: HttpRequest) -> Summary:
@@ -223,8 +229,8 @@ def sandbox_class(name: str) -> type[Sandbox]:
     for cls in SANDBOXES.values():
         if cls.provider == name:
             return cls
-    known = ", ".join(SANDBOXES)
-    raise eventkit.ConfigurationError(f"no sandbox named {name!r}; known: {known}")
+    known = ", ".join(dict.fromkeys([*(cls.provider for cls in SANDBOXES.values()), *SANDBOXES]))
+    raise eventkit.ConfigurationError(f"no eventkit sandbox or provider named {name!r}; known: {known}")
 
 
 def sandboxes_for(provider: str) -> list[type[Sandbox]]:

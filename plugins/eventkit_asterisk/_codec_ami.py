@@ -1,7 +1,10 @@
 """AMI user events, sans-I/O: validate and encode the ``UserEvent`` action, decode
 the ``Event: UserEvent`` frame, and map ``Response: Error`` to eventkit errors.
 
-Facts from the vendor note §1.3, §2.1, §2.2 and §2.4 (Asterisk 12 and later).
+Facts from Asterisk's ``main/manager.c`` (framing, ``astman_send_response_full``,
+``action_userevent``), ``main/stasis.c`` (``multi_user_event_to_ami``) and
+https://docs.asterisk.org/Asterisk_16_Documentation/API_Documentation/AMI_Actions/UserEvent
+(Asterisk 12 and later).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """ARI user events, sans-I/O: ``POST /ari/events/user/{name}`` and ``ChannelUserevent``.
 
-Facts from the vendor note §3 and its appendix (statuses observed on a running
-Asterisk). Variables are JSON and keep their types; Asterisk adds an
+Facts from Asterisk's ``rest-api/api-docs/events.json`` (``POST /events/user/{eventName}``),
+``res/res_ari_events.c`` and ``res/ari/resource_events.c``, and statuses observed on a running
+Asterisk. Variables are JSON and keep their types; Asterisk adds an
 ``eventname`` key inside ``userevent``, which the decoder removes again.
 """
 

@@ -1,7 +1,7 @@
 """Dialplan rendering: an event as a ``UserEvent(name,key: value,...)`` call for extensions.conf.
 
-What the rendered text goes through before ``app_userevent.c`` sees it (vendor
-note §1.1): the config parser (``;`` starts a comment unless written ``\\;``),
+What the rendered text goes through before ``app_userevent.c`` sees it (Asterisk's
+``apps/app_userevent.c``, ``main/app.c`` ``__ast_app_separate_args`` and ``main/config.c``): the config parser (``;`` starts a comment unless written ``\\;``),
 variable substitution (``${...}`` and ``$[...]`` are expanded), then the
 argument splitter (``,`` separates except inside ``(...)``, ``[...]`` or
 ``"..."``; ``"`` toggles and is removed; ``\\`` escapes the next character and is

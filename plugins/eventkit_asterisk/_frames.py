@@ -6,7 +6,8 @@ returns the complete frames. It is written for throughput: the buffer is split
 with ``bytes``/``str`` methods that run in C, never walked character by
 character, because a busy Asterisk emits tens of thousands of events a second.
 
-Wire rules (vendor note §2.1): lines end in ``\\r\\n`` or a bare ``\\n``; an
+Wire rules (Asterisk's ``main/manager.c``, and
+https://github.com/clue/reactphp-ami/pull/49 for Asterisk 16's stray empty lines): lines end in ``\\r\\n`` or a bare ``\\n``; an
 empty line ends a message; the server's banner is one line with no blank line
 after it; Asterisk 16 sends stray empty lines between events, which are skipped.
 """

@@ -1,7 +1,8 @@
 """Listeners: an AMI session with events on (``via="tcp"``) and the ARI event
 websocket (``via="websocket"``), both behind one reconnect loop.
 
-Asterisk keeps no replay buffer (vendor note §2.1): events that happen while
+Asterisk keeps no replay buffer (``main/manager.c`` queues events only for
+sessions connected at the time): events that happen while
 a listener is disconnected are lost, so the loop reconnects at once after a
 drop and backs off only when connecting fails. Events received before a drop
 are queued ahead of the drop marker, so none are lost on our side. Wrong

@@ -1,5 +1,4 @@
-"""Asterisk wire facts (vendor note §1-§3: AMI framing, the UserEvent action, ARI user
-events), in one place for the codecs, the framing and the docs.
+"""Asterisk wire facts (AMI framing, the UserEvent action, ARI user events), in one place for the codecs, the framing and the docs.
 
 Sources: Asterisk's ``main/manager.c`` (AMI), ``res/ari/resource_events.c`` and
 ``main/http.c`` (ARI); see docs/providers/asterisk.md for the links.

@@ -149,7 +149,7 @@ def swml_fragment(events: Iterable[EventLike], *, name_key: str = "type") -> lis
 
 
 def render(value: Any, format: Format = "json") -> str:
-    """A document or fragment as JSON or YAML text (YAML needs ``eventkit[yaml]``)."""
+    """A document or fragment as JSON or YAML text (YAML needs ``eventkit-cpaas[yaml]``)."""
     if format == "json":
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     if format == "yaml":
@@ -158,7 +158,9 @@ def render(value: Any, format: Format = "json") -> str:
         except ImportError:
             from eventkit.provider import CapabilityError
 
-            raise CapabilityError("YAML SWML needs PyYAML: pip install 'eventkit[yaml]'", provider=PROVIDER) from None
+            raise CapabilityError(
+                "YAML SWML needs PyYAML: pip install 'eventkit-cpaas[yaml]'", provider=PROVIDER
+            ) from None
         # allow_unicode would emit U+0085 and U+2028 raw, which YAML reads back as line breaks.
         text: str = yaml.safe_dump(value, sort_keys=False, allow_unicode=False, default_flow_style=False)
         return text

@@ -193,7 +193,8 @@ def _segment_problems(value: str, field: str) -> list[Violation]:
 def connection_id(raw: str | bytes) -> str:
     """The websocket's first frame: the ``connection_id`` of its ``health.check``.
 
-    An ``{"error": {...}}`` frame (refused credentials, vendor note §4.1) raises the
+    An ``{"error": {...}}`` frame (refused credentials, as GetStream/stream-chat-js
+    ``src/connection.ts`` reads it) raises the
     error its ``StatusCode`` maps to; anything else that is not a health check with a
     connection id (not JSON, nested too deep, another shape) raises :class:`ProtocolError`.
     No other exception leaves this function, whatever ``raw`` holds.

@@ -1,7 +1,9 @@
 """Stream webhooks: signature check, gzip, replay defence, and decoding.
 
 Stream signs the *uncompressed* body with HMAC-SHA256 under the API secret and
-sends the lowercase hex digest in ``X-Signature`` (vendor note §4.3); gzip bodies
+sends the lowercase hex digest in ``X-Signature``
+(https://getstream.io/chat/docs/react/webhooks_overview; the uncompressed-body rule is in
+GetStream/stream-chat-js ``docs/webhooks.md``); gzip bodies
 are recognised by their magic bytes, not the header. ``X-Webhook-Id`` is the same
 across Stream's retries, so it is the dedupe key. The signature does not cover
 that id, so a captured body replayed under a fresh id is refused here too.

@@ -1,7 +1,8 @@
 """Stream's error answers as eventkit errors, from the status and the structured body.
 
 Stream answers ``{"code", "message", "StatusCode", "unrecoverable", "exception_fields", ...}``
-(vendor note §1.5); its edge answers 429 with a body that is not JSON at all. The class
+(``APIError`` in GetStream/protocol ``openapi/chat-openapi.yaml``); its edge answers 429 with a
+body that is not JSON at all (GetStream/stream-chat-go ``http.go``). The class
 comes from the HTTP status; the Stream ``code`` only decides when the status alone does
 not (a status eventkit has no class for). Message text is never parsed.
 """

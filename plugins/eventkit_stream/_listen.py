@@ -1,7 +1,8 @@
 """Listening through Stream's websocket, as a user.
 
 Stream's ``/connect`` socket is per user (a server token cannot open one, as far as
-the vendor note can tell), so the listener connects as ``listen_user`` with a user
+Stream's docs tell: ``connectUser`` "should never be used server-side",
+https://getstream.io/chat/docs/init_and_users/?language=js), so the listener connects as ``listen_user`` with a user
 token, waits for the first ``health.check`` (it carries the connection id), watches
 each channel asked for over REST with that connection id, then yields custom events.
 Any drop, silence longer than ``health_timeout``, or 5xx reconnects with backoff and
@@ -54,7 +55,8 @@ def ws_base(settings: StreamSettings) -> str:
 
 
 def connect_url(settings: StreamSettings, user: str, token: str) -> str:
-    """``/connect`` with auth in the query string, as Stream's JS client builds it (vendor note §4.1)."""
+    """``/connect`` with auth in the query string, as Stream's JS client builds it
+    (GetStream/stream-chat-js ``src/connection.ts`` ``_buildUrl``)."""
     payload = {"user_id": user, "user_details": {"id": user}}
     query = {
         "json": json.dumps(payload, separators=(",", ":")),

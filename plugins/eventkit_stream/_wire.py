@@ -1,7 +1,9 @@
 """What Stream puts on the wire around custom data: the fields it owns, its built-in event
 names, and how a received event object becomes an eventkit event.
 
-Custom data travels flat beside Stream's own fields (vendor note §1.3, §4.2), so the
+Custom data travels flat beside Stream's own fields (GetStream/stream-chat-python
+``stream_chat/channel.py`` ``send_event``; ``WSEvent`` in GetStream/protocol
+``openapi/chat-openapi.yaml``), so the
 set of owned field names is what separates the two, on send (refuse collisions) and
 on receipt (everything else is data).
 """
@@ -117,7 +119,7 @@ BUILTIN_EVENTS = frozenset(
 
 
 def is_builtin(name: str) -> bool:
-    """Built-in types use '.', which user custom events may not (vendor note §5.3)."""
+    """Built-in types use '.', which user custom events may not (https://getstream.io/chat/docs/node/custom_events/)."""
     return name in BUILTIN_EVENTS or "." in name
 
 

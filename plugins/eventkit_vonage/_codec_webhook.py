@@ -1,7 +1,9 @@
 """RTC ``event_url`` webhooks: verify the signed call, decode custom events.
 
-Verification (vendor note §4.2; the RTC details are inferred from Messages and
-Voice): an HS256 JWT in ``Authorization: Bearer`` signed with the signature
+Verification (Vonage's signed-webhook pages for Messages,
+https://developer.nexmo.com/cn/messages/concepts/signed-webhooks, and Voice,
+https://developer.nexmo.com/voice/voice-api/guides/signed-webhooks; the RTC details are
+inferred from those two, as no page describes RTC signing): an HS256 JWT in ``Authorization: Bearer`` signed with the signature
 secret, ``iat`` within ``webhook_max_age``, and ``payload_hash`` = SHA-256 of the
 body. The hash encoding is unconfirmed, so hex and base64 are both accepted;
 Voice hashes a whitespace-free re-serialisation of the body, so that form is

@@ -24,7 +24,7 @@ Clock = Callable[[], float]
 
 def _crypto_missing() -> ConfigurationError:
     return ConfigurationError(
-        "Vonage application JWTs (RS256) need cryptography: pip install 'eventkit[crypto]'", provider="vonage"
+        "Vonage application JWTs (RS256) need cryptography: pip install 'eventkit-cpaas[crypto]'", provider="vonage"
     )
 
 

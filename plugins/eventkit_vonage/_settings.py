@@ -16,7 +16,7 @@ from eventkit.provider import Secret, SettingsError, setting
 DEFAULT_BASE_URL = "https://api.nexmo.com"
 
 # Conversation API data centres as the Client SDK's data-centre page lists them
-# (vendor note §6). Whether server REST calls must use them is unconfirmed, so
+# (https://developer.vonage.com/en/vonage-client-sdk/configure-data-center). Whether server REST calls must use them is unconfirmed, so
 # the default stays api.nexmo.com and a region is an explicit choice.
 REGIONS: dict[str, str] = {
     "us-3": "https://api-us-3.vonage.com",

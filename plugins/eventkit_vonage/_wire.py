@@ -1,4 +1,12 @@
-"""Vonage wire facts (vendor note §1-§2), in one place for the codec and the docs."""
+"""Vonage wire facts, in one place for the codec and the docs.
+
+Sources: the create-custom-event page
+(https://developer.vonage.com/en/conversation/code-snippets/event/create-custom-event: the
+``custom:`` prefix, 100 characters, 4096 bytes), the Client SDK custom-events guide
+(https://developer.vonage.com/en/vonage-client-sdk/in-app-messaging/guides/custom-events: ``:``
+allowed in the type) and the Conversation API OpenAPI files in Nexmo/api-specification
+(``definitions/conversation.yml``: the event and error shapes).
+"""
 
 from __future__ import annotations
 

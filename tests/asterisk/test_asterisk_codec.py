@@ -1,4 +1,4 @@
-"""Codec units against the vendor note's shapes: AMI action/event, ARI request/response/frame, errors."""
+"""Codec units against Asterisk's shapes (``main/manager.c``, ``rest-api/api-docs/events.json``): AMI action/event, ARI request/response/frame, errors."""
 
 from __future__ import annotations
 

@@ -9,7 +9,8 @@ from eventkit_asterisk.testing.emulator import AmiEmulator, AriEmulator
 from eventkit import Event, PayloadModel
 from eventkit.testing.conformance import JSON_PAYLOADS, ConformanceSuite, Harness
 
-# What AMI can say about a refused action, shaped as Asterisk says it (vendor note §2.1, §2.2).
+# What AMI can say about a refused action, shaped as Asterisk says it (``main/manager.c``:
+# ``astman_send_response_full`` and the action parser's limits).
 AMI_FAULTS = {
     400: "Too many lines in message or allocation failure",
     403: "Permission denied",

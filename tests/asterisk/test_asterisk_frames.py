@@ -1,4 +1,4 @@
-"""The sans-I/O AMI parser and encoder, against the vendor note's wire examples."""
+"""The sans-I/O AMI parser and encoder, against wire examples built from Asterisk's ``main/manager.c``."""
 
 from __future__ import annotations
 

@@ -76,7 +76,7 @@ def test_a_missing_extra_is_reported_in_the_row(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(sandbox_module.importlib_util, "find_spec", lambda name: None)
     code, rows = _demo_json("--provider", "vonage")
     assert code == 1
-    assert "pip install 'eventkit[all]'" in rows[0]["error"]
+    assert "pip install 'eventkit-cpaas[all]'" in rows[0]["error"]
 
 
 def test_nothing_coming_back_ends_at_the_timeout() -> None:

@@ -1,4 +1,4 @@
-"""REST codec against the vendor note's shapes: request bytes, Call Leg receipt, error bodies."""
+"""REST codec against SignalWire's OpenAPI shapes (signalwire/docs ``fern/apis/signalwire-rest/openapi.yaml``): request bytes, Call Leg receipt, error bodies."""
 
 from __future__ import annotations
 

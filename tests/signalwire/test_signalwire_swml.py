@@ -1,4 +1,4 @@
-"""SWML rendering against the schema rules in the vendor note, and the signed SWML fetch handler."""
+"""SWML rendering against the rules of SignalWire's SWML schema (signalwire/docs ``specs/swml``), and the signed SWML fetch handler."""
 
 from __future__ import annotations
 

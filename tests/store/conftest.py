@@ -30,12 +30,14 @@ import pytest
 
 from eventkit._store import Store, open_store
 
-STORE_KINDS = ["memory", "sqlite"]
+STORE_KINDS = ["memory", "sqlite", "redis"]
 
 _FAST: dict[str, dict[str, str]] = {
     "memory": {},
     # Sweep on every batch and poll often, so "eventually deleted" and cross-process reads settle quickly.
     "sqlite": {"sweep_interval": "0", "poll_interval": "0.05"},
+    # Trim at every write, so "eventually deleted" settles at once.
+    "redis": {"trim_interval": "0"},
 }
 
 
@@ -44,6 +46,13 @@ def _base_url(kind: str, tmp_path: Path, n: int) -> str:
         return "memory://"
     if kind == "sqlite":
         return f"sqlite:///{tmp_path / f'store-{n}.db'}"
+    if kind == "redis":
+        # A real Redis (started for the session if need be), a fresh key prefix per store;
+        # redis_support deletes the prefixes at the end of the session.
+        from redis_support import new_prefix, redis_url_or_skip, remember_prefix
+
+        base = redis_url_or_skip()
+        return f"{base}{'&' if '?' in base else '?'}prefix={remember_prefix(base, new_prefix())}"
     raise AssertionError(f"no URL for store kind {kind!r}")
 
 

@@ -1,4 +1,4 @@
-"""The Stream send codec against the vendor note's request shapes (no sockets)."""
+"""The Stream send codec against Stream's request shapes (GetStream/protocol ``openapi/chat-openapi.yaml``) (no sockets)."""
 
 from __future__ import annotations
 

@@ -39,7 +39,7 @@ FOUND_BY_ISSUE_19 = (
 def _spec_wsevent_fields() -> set[str]:
     if not SPEC.is_file():
         pytest.skip(f"Stream's chat OpenAPI is not at {SPEC} (the shared/ checkout beside the repository)")
-    yaml = pytest.importorskip("yaml", reason="reading the OpenAPI needs PyYAML (eventkit[yaml])")
+    yaml = pytest.importorskip("yaml", reason="reading the OpenAPI needs PyYAML (eventkit-cpaas[yaml])")
     spec = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
     assert spec["info"]["version"].startswith("v")
     return set(spec["components"]["schemas"]["WSEvent"]["properties"])

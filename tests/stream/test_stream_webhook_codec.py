@@ -1,4 +1,4 @@
-"""Webhook verification and decoding (vendor note §4.2, §4.3), without sockets."""
+"""Webhook verification and decoding (https://getstream.io/chat/docs/react/webhooks_overview), without sockets."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ from eventkit_stream._wire import decode_frame
 import eventkit
 from eventkit import AuthenticationError, ProtocolError, RateLimitedError
 
-pytest.importorskip("websockets", reason="the Stream websocket listener needs eventkit[websockets]")
+pytest.importorskip("websockets", reason="the Stream websocket listener needs eventkit-cpaas[websockets]")
 
 SECRET = "ws-garbage-secret-0123456789abcdef-0123456789"
 DEEP = "[" * 2000

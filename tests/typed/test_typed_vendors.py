@@ -23,7 +23,7 @@ def sandbox(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
     cls = SANDBOXES[request.param]
     missing = missing_requirements(cls)
     if missing:
-        pytest.skip(f"{cls.name} needs {', '.join(missing)} (pip install 'eventkit[all]')")
+        pytest.skip(f"{cls.name} needs {', '.join(missing)} (pip install 'eventkit-cpaas[all]')")
     with cls() as box:
         yield box
 

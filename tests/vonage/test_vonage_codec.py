@@ -1,4 +1,4 @@
-"""The send codec against the vendor note's shapes, validation before the wire, error mapping.
+"""The send codec against Vonage's documented shapes (create-custom-event page, Nexmo/api-specification), validation before the wire, error mapping.
 
 Unit layer: httpx.MockTransport stands in for Vonage; the integration tests use the emulator.
 """
@@ -34,7 +34,7 @@ from eventkit.provider import HttpResponse
 
 TARGET = f"conversation:{CONVERSATION}"
 
-# Vendor note §1.4: the v1 create-event answer (SDK test stubs).
+# The v1 create-event answer, as the SDKs' tests stub it (Vonage/vonage-java-sdk ConversationsClientTest.java).
 SAMPLE_EVENT_RESPONSE = {
     "id": 100,
     "type": "custom:notification",

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from eventkit_vonage.testing.emulator import VonageEmulator
 
+from eventkit import Event
 from eventkit.testing.conformance import Harness
 
 APPLICATION_ID = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab"
@@ -86,7 +87,9 @@ def signed_headers(
 
 
 def custom_webhook(name: str = "my_event", body: Any = None, **extra: Any) -> dict[str, Any]:
-    """The inferred custom-event webhook shape from the vendor note §4.1."""
+    """The inferred custom-event webhook shape: the Events API object, as Vonage's reference app parses RTC webhooks
+    (Vonage-Community/reference-client_sdk-ios-android-js-node-deno-usecases
+    ``multichannel-app/frontend/app/api/webhook-rtc-event/events.ts``); no official schema exists."""
     out: dict[str, Any] = {
         "type": f"custom:{name}",
         "id": 42,
@@ -138,3 +141,8 @@ class VonageHarness(Harness):
 
     def requests_seen(self) -> int:
         return self.emulator.requests
+
+    def signed_webhook(self, event: Event, *, delivery_id: str, forged: bool = False) -> tuple[dict[str, str], bytes]:
+        body = self.emulator.custom_webhook_body(event.name, event.data, CONVERSATION, event.sender)
+        secret = "forged-signature-secret-0123456789" if forged else SIGNATURE_SECRET
+        return signed_headers(body, secret=secret, jti=delivery_id), body

@@ -1,7 +1,7 @@
 """An Asterisk Manager Interface (AMI) server on loopback, for integration tests.
 
-Written from the vendor note (``shared/vendors/asterisk.md`` §1-§2 and the
-appendix capture), independently of the eventkit provider, so tests check the
+Written from Asterisk's source (``main/manager.c``: banner, framing, ``action_userevent``;
+``main/stasis.c`` ``multi_user_event_to_ami``) and a capture from a running Asterisk, independently of the eventkit provider, so tests check the
 provider against a second implementation of the same facts:
 
 * banner ``Asterisk Call Manager/13.0.0`` (one line), ``\\r\\n`` or bare ``\\n`` input;
@@ -173,19 +173,25 @@ class AmiEmulator(TcpServer):
 
     def broadcast_raw(self, data: bytes) -> None:
         """Write bytes as they are to every logged-in session (malformed frames, odd endings)."""
+        self.run(self._broadcast(data))
 
-        async def go() -> None:
-            for session in list(self.sessions):
-                if session.user and not session.writer.is_closing():
-                    session.writer.write(data)
-                    await session.writer.drain()
+    async def broadcast_raw_async(self, data: bytes) -> None:
+        """:meth:`broadcast_raw` from async code (the caller's loop keeps serving its AMI client)."""
+        await self.run_async(self._broadcast(data))
 
-        self.run(go())
+    async def _broadcast(self, data: bytes) -> None:
+        for session in list(self.sessions):
+            if session.user and not session.writer.is_closing():
+                session.writer.write(data)
+                await session.writer.drain()
 
     def emit_event(self, headers: list[tuple[str, str]], category: str = "user") -> None:
         """Send an event built from ``headers`` (``Event:`` first) to every session that reads ``category``."""
-        text = "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n"
-        self.run(self._publish(text, category))
+        self.run(self._publish(_event_text(headers), category))
+
+    async def emit_event_async(self, headers: list[tuple[str, str]], category: str = "user") -> None:
+        """:meth:`emit_event` from async code."""
+        await self.run_async(self._publish(_event_text(headers), category))
 
     def dialplan(self, line: str, *, context: str = "events", exten: str = "emit") -> dict[str, str]:
         """Run one extensions.conf line (``same => n,UserEvent(...)``) on a new Local channel.
@@ -193,6 +199,17 @@ class AmiEmulator(TcpServer):
         Returns the body the application built (``eventname`` included), as
         Asterisk's JSON blob would hold it. Only ``UserEvent`` is implemented.
         """
+        headers, blob = self._dialplan_event(line, context, exten)
+        self.emit_event(headers)
+        return blob
+
+    async def dialplan_async(self, line: str, *, context: str = "events", exten: str = "emit") -> dict[str, str]:
+        """:meth:`dialplan` from async code."""
+        headers, blob = self._dialplan_event(line, context, exten)
+        await self.emit_event_async(headers)
+        return blob
+
+    def _dialplan_event(self, line: str, context: str, exten: str) -> tuple[list[tuple[str, str]], dict[str, str]]:
         app, data = parse_extensions_line(line)
         if app.lower() != "userevent":
             raise ValueError(f"the emulator runs UserEvent only, not {app}")
@@ -216,10 +233,8 @@ class AmiEmulator(TcpServer):
             ("Linkedid", f"{stamp}.{2 * number}"),
         ]
         body = [(k, v) for k, v in blob.items() if k != "eventname"]
-        self.emit_event(
-            [("Event", "UserEvent"), ("Privilege", "user,all"), *channel, ("UserEvent", blob["eventname"]), *body]
-        )
-        return blob
+        headers = [("Event", "UserEvent"), ("Privilege", "user,all"), *channel, ("UserEvent", blob["eventname"]), *body]
+        return headers, blob
 
     # The protocol
 
@@ -382,6 +397,11 @@ async def _read_actions(reader: asyncio.StreamReader) -> AsyncIterator[_Action]:
 
 
 # The dialplan, as far as UserEvent() needs it.
+
+
+def _event_text(headers: list[tuple[str, str]]) -> str:
+    """An AMI event frame from its header lines."""
+    return "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n"
 
 
 def parse_extensions_line(line: str) -> tuple[str, str]:

@@ -1,7 +1,8 @@
 """An Asterisk REST Interface (ARI) server on loopback: user events over HTTP and the
 event websocket, for integration tests.
 
-Written from the vendor note (§3 and the appendix's observed statuses),
+Written from Asterisk's ``rest-api/api-docs/events.json``, ``res/res_ari_events.c`` and
+``res/ari/resource_events.c``, and statuses observed on a running Asterisk,
 independently of the eventkit provider:
 
 * ``POST /ari/events/user/{eventName}?application=...&source=...`` with a JSON
@@ -108,12 +109,15 @@ class AriEmulator(AsgiServer):
 
     def send_raw(self, app: str, text: str) -> None:
         """Send a text frame as is to the app's websockets (malformed frames for tests)."""
+        self.run(self._send_raw(app, text))
 
-        async def go() -> None:
-            for queue in self._sockets.get(app, []):
-                queue.put_nowait(text)
+    async def send_raw_async(self, app: str, text: str) -> None:
+        """:meth:`send_raw` from async code (awaits the emulator's loop, never blocks the caller's)."""
+        await self.run_async(self._send_raw(app, text))
 
-        self.run(go())
+    async def _send_raw(self, app: str, text: str) -> None:
+        for queue in self._sockets.get(app, []):
+            queue.put_nowait(text)
 
     # ASGI
 

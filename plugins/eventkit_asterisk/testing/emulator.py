@@ -1,7 +1,8 @@
 """Asterisk emulators: AMI (TCP) and ARI (HTTP + websocket) on loopback.
 
-See :mod:`.asterisk_ami` and :mod:`.asterisk_ari`; both are written from the
-vendor note, not from the eventkit provider.
+See :mod:`.asterisk_ami` and :mod:`.asterisk_ari`; both are written from
+Asterisk's source (``main/manager.c``, ``res/ari/resource_events.c``) and its ARI API
+descriptions, not from the eventkit provider.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ import time
 import uuid
 from typing import Any, Awaitable, Callable, Literal, Mapping
 
-from eventkit.testing import AsgiServer, HostedEmulator, answer_json, read_body
+from eventkit.testing import AsgiServer, HostedEmulator, answer_json, read_body, refuse_on_running_loop
 from eventkit.testing.faults import FaultPlan, wrap
 
 Scope = Mapping[str, Any]
@@ -194,6 +194,8 @@ class SignalWireEmulator(HostedEmulator):
             return sum(1 for s in self.sessions.values() if s.connection is not None)
 
     def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+        """Block until ``predicate()`` holds (or the timeout); from async code use :meth:`wait_until_async`."""
+        refuse_on_running_loop(None, "wait_until_async")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if predicate():
@@ -201,37 +203,74 @@ class SignalWireEmulator(HostedEmulator):
             time.sleep(0.005)
         return predicate()
 
+    async def wait_until_async(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+        """:meth:`wait_until` without blocking the caller's loop (which may run the RELAY client)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            await asyncio.sleep(0.005)
+        return predicate()
+
+    # Each control below blocks until the emulator's loop did the work; its ``_async``
+    # twin awaits the same work, so an async test's loop keeps serving its client meanwhile.
+
     def push_user_event(self, call_id: str, event: Any, *, shape: Shape | None = None) -> int:
         """Fire a user event on a call as the platform would; returns how many sessions got it."""
+        return self.server.run(self._fire(self._call(call_id), event, shape))
+
+    async def push_user_event_async(self, call_id: str, event: Any, *, shape: Shape | None = None) -> int:
+        """:meth:`push_user_event` from async code."""
+        return await self.server.run_async(self._fire(self._call(call_id), event, shape))
+
+    def _call(self, call_id: str) -> Call:
         with self._lock:
             call = self.calls.get(call_id)
             if call is None:
                 call = self.calls[call_id] = Call(call_id, self.project_id, None)
-        return self.server.run(self._fire(call, event, shape))
+        return call
 
     def push_frame(self, method: str, params: Mapping[str, Any]) -> None:
         """Send any server request (e.g. another ``signalwire.event`` type) to every client."""
+        self.send_raw(self._frame(method, params))
+
+    async def push_frame_async(self, method: str, params: Mapping[str, Any]) -> None:
+        """:meth:`push_frame` from async code."""
+        await self.send_raw_async(self._frame(method, params))
+
+    def _frame(self, method: str, params: Mapping[str, Any]) -> str:
         frame_id = str(uuid.uuid4())
         frame = {"jsonrpc": "2.0", "id": frame_id, "method": method, "params": dict(params)}
         with self._lock:
             self._outstanding[frame_id] = method
-        self.send_raw(json.dumps(frame))
+        return json.dumps(frame)
 
     def send_raw(self, text: str) -> None:
         """Send a text frame, garbage included, to every connected RELAY client."""
+        self.server.run(self._send_all(text))
 
-        async def go() -> None:
-            for connection in self._connections():
-                await connection.send(text)
+    async def send_raw_async(self, text: str) -> None:
+        """:meth:`send_raw` from async code."""
+        await self.server.run_async(self._send_all(text))
 
-        self.server.run(go())
+    async def _send_all(self, text: str) -> None:
+        for connection in self._connections():
+            await connection.send(text)
 
     def disconnect_all(self, restart: bool = True) -> None:
         """``signalwire.disconnect``: clients should answer and reconnect with their protocol."""
         self.push_frame("signalwire.disconnect", {"restart": restart})
 
+    async def disconnect_all_async(self, restart: bool = True) -> None:
+        """:meth:`disconnect_all` from async code."""
+        await self.push_frame_async("signalwire.disconnect", {"restart": restart})
+
     def ping_all(self) -> None:
         self.push_frame("signalwire.ping", {"timestamp": time.time()})
+
+    async def ping_all_async(self) -> None:
+        """:meth:`ping_all` from async code."""
+        await self.push_frame_async("signalwire.ping", {"timestamp": time.time()})
 
     def _connections(self) -> list[_Connection]:
         with self._lock:

@@ -1,11 +1,12 @@
 """A loopback Stream Chat server: REST send endpoints, the user websocket, and a webhook sender.
 
-Written from the vendor note (``shared/vendors/stream.md``), not from eventkit's
-plugin, so integration tests check the plugin against an independent reading of
+Written from Stream's public documentation, OpenAPI file (GetStream/protocol
+``openapi/chat-openapi.yaml``) and SDK sources (see docs/providers/stream.md), not from
+eventkit's plugin, so integration tests check the plugin against an independent reading of
 the platform. Credentials are checked for real (HS256 JWTs under the API secret),
 errors are shaped as Stream shapes them (``code``, ``message``, ``StatusCode``,
-``unrecoverable``, ...), and webhooks are signed as Stream signs them. Where the
-note says UNCONFIRMED the emulator picks one documented-looking behaviour and says so.
+``unrecoverable``, ...), and webhooks are signed as Stream signs them. Where those
+sources leave a point open the emulator picks one documented-looking behaviour and says so.
 
 >>> emulator = StreamEmulator().start()           # doctest: +SKIP
 >>> emulator.url, emulator.ws_url                 # doctest: +SKIP
@@ -25,12 +26,12 @@ import threading
 import time
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any, Awaitable, Callable, Coroutine, Mapping
 from urllib.parse import parse_qsl, unquote
 
 import attrs
 
-from eventkit.testing import AsgiServer, HostedEmulator, answer, read_body
+from eventkit.testing import AsgiServer, HostedEmulator, answer, read_body, refuse_on_running_loop
 from eventkit.testing.faults import FaultPlan, wrap
 
 Receive = Callable[[], Awaitable[Mapping[str, Any]]]
@@ -38,7 +39,7 @@ Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 
 MORE_INFO = "https://getstream.io/chat/docs/api_errors_response"
 STATUS_CODES = {400: 4, 401: 5, 403: 17, 404: 16, 408: 23, 413: 22, 429: 9}
-"""The Stream error code the emulator puts beside each injected HTTP status (vendor note §1.5)."""
+"""The Stream error code the emulator puts beside each injected HTTP status (https://getstream.io/chat/docs/api_errors_response)."""
 
 
 def now_text() -> str:
@@ -193,16 +194,19 @@ class StreamEmulator(HostedEmulator):
 
     def push(self, frame: dict[str, Any] | str, *, user: str | None = None, cid: str | None = None) -> int:
         """Put a raw frame on the websockets of ``user`` / watchers of ``cid`` (all when neither); how many."""
+        return self.server.run(self._put(frame, user, cid))
 
-        async def put() -> int:
-            n = 0
-            for conn in list(self.connections.values()):
-                if (user is None or conn.user == user) and (cid is None or cid in conn.watching):
-                    conn.queue.put_nowait(frame if isinstance(frame, dict) else {"__raw__": frame})
-                    n += 1
-            return n
+    async def push_async(self, frame: dict[str, Any] | str, *, user: str | None = None, cid: str | None = None) -> int:
+        """:meth:`push` from async code: awaits the emulator's loop instead of blocking the caller's."""
+        return await self.server.run_async(self._put(frame, user, cid))
 
-        return self.server.run(put())
+    async def _put(self, frame: dict[str, Any] | str, user: str | None, cid: str | None) -> int:
+        n = 0
+        for conn in list(self.connections.values()):
+            if (user is None or conn.user == user) and (cid is None or cid in conn.watching):
+                conn.queue.put_nowait(frame if isinstance(frame, dict) else {"__raw__": frame})
+                n += 1
+        return n
 
     def send_webhook(
         self,
@@ -214,20 +218,93 @@ class StreamEmulator(HostedEmulator):
         gzip: bool | None = None,
         signature: str | None = None,
     ) -> int:
-        """Post one webhook call now (signed like Stream unless ``signature`` is given); the status answered."""
+        """Post one webhook call now (signed like Stream unless ``signature`` is given); the status answered.
+
+        Blocking: from async code (a receiver served by the calling loop could never
+        answer while it blocks) it raises ``BlockingControlError``; use :meth:`send_webhook_async`.
+        """
+        post = self._webhook_post(payload, url, webhook_id, attempt, gzip, signature)
+        return self.server.run(post, async_form="send_webhook_async") or 0
+
+    async def send_webhook_async(
+        self,
+        payload: dict[str, Any] | bytes,
+        *,
+        url: str | None = None,
+        webhook_id: str | None = None,
+        attempt: int = 1,
+        gzip: bool | None = None,
+        signature: str | None = None,
+    ) -> int:
+        """:meth:`send_webhook` from async code: the caller's loop keeps serving the receiver meanwhile."""
+        post = self._webhook_post(payload, url, webhook_id, attempt, gzip, signature)
+        return await self.server.run_async(post) or 0
+
+    def _webhook_post(
+        self,
+        payload: dict[str, Any] | bytes,
+        url: str | None,
+        webhook_id: str | None,
+        attempt: int,
+        gzip: bool | None,
+        signature: str | None,
+    ) -> Coroutine[Any, Any, int | None]:
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         target = url or self.webhook_url
         if target is None:
             raise ValueError("no webhook URL: set webhook_url")
-        status = self.server.run(
-            self._post_webhook(target, body, webhook_id or str(uuid.uuid4()), attempt, gzip, signature)
-        )
-        return status or 0
+        return self._post_webhook(target, body, webhook_id or str(uuid.uuid4()), attempt, gzip, signature)
+
+    def signed_webhook(
+        self,
+        payload: dict[str, Any] | bytes,
+        *,
+        webhook_id: str | None = None,
+        attempt: int = 1,
+        secret: str | None = None,
+    ) -> tuple[dict[str, str], bytes]:
+        """The headers and body of one webhook call signed as Stream signs it (nothing is sent).
+
+        ``secret`` signs with another key (a forgery); by default the app's secret.
+        """
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Webhook-Id": webhook_id or str(uuid.uuid4()),
+            "X-Webhook-Attempt": str(attempt),
+            "X-Api-Key": self.api_key,
+            "X-Signature": sign(self.api_secret if secret is None else secret, body),
+        }
+        return headers, body
+
+    def channel_event_body(
+        self, event_type: str, custom: Mapping[str, Any], target: str, user_id: str
+    ) -> dict[str, Any]:
+        """A channel custom event as this emulator posts it to webhooks (``target``: ``channel:<type>:<id>``)."""
+        ctype, _, cident = target.removeprefix("channel:").partition(":")
+        return {
+            "type": event_type,
+            **custom,
+            "cid": f"{ctype}:{cident}",
+            "channel_id": cident,
+            "channel_type": ctype,
+            "user": self._user_object(user_id),
+            "created_at": now_text(),
+        }
 
     def wait_webhooks(self, count: int, timeout: float = 5.0) -> list[WebhookCall]:
+        """Block until ``count`` webhook calls were made (or the timeout); from async code use :meth:`wait_webhooks_async`."""
+        refuse_on_running_loop(None, "wait_webhooks_async")
         deadline = time.monotonic() + timeout
         while len(self.webhook_log) < count and time.monotonic() < deadline:
             time.sleep(0.01)
+        return list(self.webhook_log)
+
+    async def wait_webhooks_async(self, count: int, timeout: float = 5.0) -> list[WebhookCall]:
+        """:meth:`wait_webhooks` without blocking the caller's loop."""
+        deadline = time.monotonic() + timeout
+        while len(self.webhook_log) < count and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
         return list(self.webhook_log)
 
     def user_token(self, user_id: str) -> str:
@@ -470,7 +547,8 @@ class StreamEmulator(HostedEmulator):
             if not isinstance(payload, dict) or payload.get("user_id") != user:
                 raise StreamError(400, 4, "json.user_id must match the token's user_id")
         except StreamError as error:
-            # Stream sends the error as the first frame, then closes with 1000 (vendor note §4.1).
+            # Stream sends the error as the first frame, then closes with 1000
+            # (GetStream/stream-chat-js ``src/connection.ts`` ``onmessage``/``onclose``).
             await send({"type": "websocket.send", "text": json.dumps({"error": error.body()})})
             await send({"type": "websocket.close", "code": 1000})
             return
@@ -533,7 +611,7 @@ class StreamEmulator(HostedEmulator):
         task.add_done_callback(self._tasks.discard)
 
     async def _deliver_webhook(self, url: str, body: bytes) -> None:
-        """Stream's retry policy (vendor note §4.3): 3 attempts on 408/429/5xx, 2 on network errors."""
+        """Stream's retry policy (https://getstream.io/chat/docs/php/push_webhook/): 3 attempts on 408/429/5xx, 2 on network errors."""
         webhook_id = str(uuid.uuid4())
         for attempt in range(1, 4):
             status = await self._post_webhook(url, body, webhook_id, attempt, None, None)

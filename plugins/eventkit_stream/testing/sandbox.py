@@ -54,3 +54,11 @@ class StreamSandbox(Sandbox):
 
     def requests_seen(self) -> int:
         return self.emulator.requests
+
+    def signed_webhook(self, event: Event, *, delivery_id: str, forged: bool = False) -> tuple[dict[str, str], bytes]:
+        """A channel custom event as Stream posts it (X-Webhook-Id is the delivery id); forged: another app secret."""
+        return self.emulator.signed_webhook(
+            self.emulator.channel_event_body(event.name, event.data, self.target, event.sender or "server-bot"),
+            webhook_id=delivery_id,
+            secret="not-the-app-secret" if forged else None,
+        )

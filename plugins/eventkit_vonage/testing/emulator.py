@@ -1,7 +1,8 @@
 """A loopback Vonage Conversation API: custom events in, signed RTC webhooks out.
 
-Written from the vendor note (``shared/vendors/vonage.md``), not from the
-eventkit plugin, so integration tests check the plugin against an independent
+Written from Vonage's public documentation and SDK sources (the create-custom-event page,
+the signed-webhook pages, the OpenAPI files in Nexmo/api-specification; see
+docs/providers/vonage.md), not from the eventkit plugin, so integration tests check the plugin against an independent
 reading of the wire:
 
 * ``POST /v1/conversations/{id}/events`` with ``Authorization: Bearer <JWT>``;
@@ -24,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import hashlib
+import itertools
 import json
 import re
 import threading
@@ -32,7 +34,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Mapping
 
-from eventkit.testing import AsgiServer, HostedEmulator, answer, read_body
+from eventkit.testing import AsgiServer, HostedEmulator, answer, read_body, refuse_on_running_loop
 from eventkit.testing.faults import FaultPlan, wrap
 
 Scope = Mapping[str, Any]
@@ -127,6 +129,8 @@ class VonageEmulator(HostedEmulator):
         self.conversations: set[str] = set()
         self.tokens_seen: list[dict[str, Any]] = []
         self.webhook_results: list[int | str] = []
+        self._webhook_ids = itertools.count(1_000_000)
+        """Event ids for bodies built by :meth:`custom_webhook_body` (apart from stored events' ids)."""
         """HTTP status of each webhook post, or the error's class name."""
         self._faults: collections.deque[tuple[int, float | None]] = collections.deque()
         self._lock = threading.Lock()
@@ -174,11 +178,41 @@ class VonageEmulator(HostedEmulator):
             raise ValueError("no signature secret to sign with")
         return {"Authorization": f"Bearer {jwt.encode(payload, key, algorithm='HS256')}"}
 
+    def custom_webhook_body(
+        self, name: str, body: Mapping[str, Any], conversation_id: str, sender: str | None = None
+    ) -> bytes:
+        """The RTC webhook body this emulator posts for a ``custom:<name>`` event (nothing is sent)."""
+        webhook: dict[str, Any] = {
+            "type": f"custom:{name}",
+            "id": next(self._webhook_ids),
+            "conversation_id": conversation_id,
+        }
+        if sender is not None:
+            webhook["from"] = sender
+        webhook["application_id"] = self.application_id
+        webhook["timestamp"] = now_iso()
+        webhook["body"] = dict(body)
+        if sender is not None:
+            webhook["_embedded"] = {"from_member": {"id": sender}}
+        return compact_json(webhook)
+
     def wait_webhooks(self, count: int, timeout: float = 5.0) -> list[int | str]:
-        """Block until ``count`` webhook posts finished (or the timeout); their results."""
+        """Block until ``count`` webhook posts finished (or the timeout); their results.
+
+        From async code (whose loop may serve the receiver the posts go to) this raises
+        ``BlockingControlError``: use :meth:`wait_webhooks_async`.
+        """
+        refuse_on_running_loop(None, "wait_webhooks_async")
         deadline = time.monotonic() + timeout
         while len(self.webhook_results) < count and time.monotonic() < deadline:
             time.sleep(0.005)
+        return list(self.webhook_results)
+
+    async def wait_webhooks_async(self, count: int, timeout: float = 5.0) -> list[int | str]:
+        """:meth:`wait_webhooks` without blocking the caller's loop."""
+        deadline = time.monotonic() + timeout
+        while len(self.webhook_results) < count and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
         return list(self.webhook_results)
 
     # ASGI

@@ -25,18 +25,10 @@ class VonageSandbox(Sandbox):
     requires = ("uvicorn", "cryptography")
 
     def _start(self) -> None:
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import rsa
-
+        from . import key_pair
         from .emulator import VonageEmulator
 
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.private_key = key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ).decode()
-        public = key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        self.private_key, public = key_pair()
         self.signature_secret = secrets.token_urlsafe(32)
         self.emulator = VonageEmulator(
             public_key=public, application_id=VONAGE_APPLICATION, signature_secret=self.signature_secret
@@ -68,3 +60,11 @@ class VonageSandbox(Sandbox):
 
     def requests_seen(self) -> int:
         return self.emulator.requests
+
+    def signed_webhook(self, event: Event, *, delivery_id: str, forged: bool = False) -> tuple[dict[str, str], bytes]:
+        """A custom event as Vonage posts it (the JWT's ``jti`` is the delivery id); forged: another secret."""
+        body = self.emulator.custom_webhook_body(event.name, event.data, VONAGE_CONVERSATION, event.sender)
+        headers = self.emulator.sign_webhook(
+            body, jti=delivery_id, secret="not-the-signature-secret-0123456789" if forged else None
+        )
+        return {**headers, "Content-Type": "application/json"}, body

@@ -90,12 +90,19 @@ class AcmeEmulator:
             task.add_done_callback(self._tasks.discard)
         return 201, [], {"id": event["id"]}
 
-    async def _deliver(self, url: str, event: dict[str, Any]) -> None:
+    def webhook_call(
+        self, event: dict[str, Any], delivery_id: str, *, secret: str | None = None
+    ) -> tuple[dict[str, str], bytes]:
+        """The headers and body of the webhook call Acme posts for ``event`` (``secret``: sign with another key)."""
         body = json.dumps(event).encode()
         headers = {
             "content-type": "application/json",
-            "x-acme-signature": sign(self.webhook_secret, body),
-            "x-acme-delivery": f"delivery-{event['id']}",
+            "x-acme-signature": sign(self.webhook_secret if secret is None else secret, body),
+            "x-acme-delivery": delivery_id,
         }
+        return headers, body
+
+    async def _deliver(self, url: str, event: dict[str, Any]) -> None:
+        headers, body = self.webhook_call(event, f"delivery-{event['id']}")
         async with httpx.AsyncClient() as client:
             await client.post(url, content=body, headers=headers)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from eventkit import Event
 from eventkit.testing.conformance import Harness
 
 from .emulator import AcmeEmulator
@@ -48,3 +49,9 @@ class AcmeHarness(Harness):
 
     def requests_seen(self) -> int:
         return self.emulator.requests
+
+    def signed_webhook(self, event: Event, *, delivery_id: str, forged: bool = False) -> tuple[dict[str, str], bytes]:
+        """The call Acme would post for ``event``; ``forged``: signed with a secret the listener does not hold."""
+        room = event.target.removeprefix("room:") if event.target else "lobby"
+        payload = {"id": 1, "room": room, "name": event.name, "data": dict(event.data), "from": event.sender}
+        return self.emulator.webhook_call(payload, delivery_id, secret="not-the-webhook-secret" if forged else None)

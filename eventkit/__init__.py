@@ -16,11 +16,10 @@ resolve for one release, with a :class:`DeprecationWarning` naming their new hom
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._bridge import Bridge, BridgeRecord, BridgeRoute
 from ._capabilities import Capabilities, Limits, ListenMode, PayloadModel, SenderRule, TargetForm
-from ._check import PortabilityReport, ProviderVerdict, check
 from ._client import AsyncClient, Client, connect, connect_async
 from ._errors import (
     AuthenticationError,
@@ -49,11 +48,8 @@ from ._errors import (
 )
 from ._event import DeliveryInfo, Event
 from ._json import JSON, JSONObject
-from ._logging import SecretFilter, install_secret_filter
-from ._many import AsyncManyClient, ManyClient, connect_many, connect_many_async
 from ._results import RateLimit, Receipt, SendResult
 from ._secrets import Secret
-from ._serve import ServerLimits
 from ._targets import (
     AmiTarget,
     AppTarget,
@@ -66,10 +62,36 @@ from ._targets import (
     UserTarget,
     parse_target,
 )
-from ._telemetry import Telemetry
 from ._typed import InvalidPayloadError, Typed, event, key
-from ._typed_check import FieldReport, TypeReport, TypeVerdict
-from ._webhooks import WebhookReceiver
+
+if TYPE_CHECKING:  # imported on first use (see __getattr__): `import eventkit` stays light
+    from ._check import PortabilityReport, ProviderVerdict, check
+    from ._logging import SecretFilter, install_secret_filter
+    from ._many import AsyncManyClient, ManyClient, connect_many, connect_many_async
+    from ._serve import ServerLimits
+    from ._telemetry import Telemetry
+    from ._typed_check import FieldReport, TypeReport, TypeVerdict
+    from ._webhooks import WebhookReceiver
+
+_LAZY = {
+    "PortabilityReport": "_check",
+    "ProviderVerdict": "_check",
+    "check": "_check",
+    "SecretFilter": "_logging",
+    "install_secret_filter": "_logging",
+    "AsyncManyClient": "_many",
+    "ManyClient": "_many",
+    "connect_many": "_many",
+    "connect_many_async": "_many",
+    "ServerLimits": "_serve",
+    "Telemetry": "_telemetry",
+    "FieldReport": "_typed_check",
+    "TypeReport": "_typed_check",
+    "TypeVerdict": "_typed_check",
+    "WebhookReceiver": "_webhooks",
+}
+"""Exported names whose modules load on first use: the portability check, many-provider
+clients, the webhook receiver and its server pieces are not needed to send one event."""
 
 __version__ = "0.1.0"
 
@@ -189,6 +211,13 @@ _MOVED_TO_PROVIDER = frozenset(
 
 
 def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is not None:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{module}", __name__), name)
+        globals()[name] = value  # once: later lookups are plain attribute reads
+        return value
     if name in _MOVED_TO_PROVIDER:
         from . import provider
 
@@ -200,3 +229,7 @@ def __getattr__(name: str) -> Any:
         )
         return getattr(provider, name)
     raise AttributeError(f"module 'eventkit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

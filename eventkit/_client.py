@@ -10,8 +10,19 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, AsyncIterator, Iterable, Iterator, Literal, Mapping, Sequence, TypeVar, Union, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    AsyncIterator,
+    Iterable,
+    Iterator,
+    Literal,
+    Mapping,
+    Sequence,
+    TypeVar,
+    Union,
+    overload,
+)
 
 import attrs
 
@@ -31,7 +42,6 @@ from ._errors import (
 from ._event import Event
 from ._listening import pump
 from ._outbox import Outbox
-from ._portal import Portal
 from ._provider import AsyncSender, ListenContext, Provider, SyncSender
 from ._results import SendResult
 from ._routes import is_route, parse_routes, resolve_route
@@ -52,6 +62,11 @@ from ._store import Store, open_store
 from ._targets import Target, parse_target
 from ._telemetry import telemetry_from
 from ._typed import Typed, TypedInstance
+
+if TYPE_CHECKING:  # threads and the portal load when first used, not on `import eventkit`
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ._portal import Portal
 
 EventLike = Union[Event, Mapping[str, Any], TypedInstance]
 """An Event, its fields as a mapping, or a typed event instance (``@eventkit.event``)."""
@@ -466,6 +481,8 @@ class AsyncClient(_Base):
         Nothing raises for a single event: a bad one gets a failed result and the
         others are still sent.
         """
+        import asyncio
+
         limit = concurrency or self.transport.concurrency
         sender_ = self._get_sender()
         prepared = [self._prepare_item(item, to, sender) for item in events]
@@ -601,6 +618,8 @@ class Client(_Base):
 
     def _get_portal(self) -> Portal:
         if self._portal is None:
+            from ._portal import Portal
+
             self._portal = Portal()
         return self._portal
 
@@ -734,6 +753,8 @@ class Client(_Base):
             if self._closed:
                 return None
             if self._executor is None or width > self._executor_width:
+                from concurrent.futures import ThreadPoolExecutor
+
                 old, self._executor = (
                     self._executor,
                     ThreadPoolExecutor(max_workers=width, thread_name_prefix="eventkit-send"),

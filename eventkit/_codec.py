@@ -7,7 +7,6 @@ timeouts and rate limiting exist once, for every provider.
 
 from __future__ import annotations
 
-import email.utils
 import functools
 import json
 import time
@@ -135,6 +134,8 @@ def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) ->
                 return seconds
         except ValueError:
             try:
+                import email.utils  # only for an HTTP-date Retry-After: not on every import
+
                 when = email.utils.parsedate_to_datetime(value)
                 return max(0.0, when.timestamp() - now)
             except (TypeError, ValueError, IndexError, OverflowError):

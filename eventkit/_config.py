@@ -24,11 +24,6 @@ from typing import Any, Mapping
 
 from ._errors import SettingsError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
-
 DEFAULT_FILE = "eventkit.toml"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -46,6 +41,11 @@ def config_path(config: str | os.PathLike[str] | None, environ: Mapping[str, str
 
 def load_config(path: Path) -> dict[str, dict[str, Any]]:
     """The file's provider tables; a missing or malformed file is a :class:`SettingsError`."""
+    # Imported here: only a client that finds a config file pays for the TOML parser.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
     try:
         with path.open("rb") as handle:
             document = tomllib.load(handle)

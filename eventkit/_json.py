@@ -16,6 +16,9 @@ JSON = Union[None, bool, int, float, str, List["JSON"], Dict[str, "JSON"]]
 JSONObject = Dict[str, JSON]
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+_loads = json.JSONDecoder().decode
+_STR_ONLY = {str}
+_quote = json.encoder.encode_basestring  # the encoder's own string quoting (C), as ensure_ascii=False does
 
 
 def compact(value: Any) -> str:
@@ -25,6 +28,64 @@ def compact(value: Any) -> str:
 
 def compact_bytes(value: Any) -> bytes:
     return _dumps(value).encode("utf-8")
+
+
+def checked_copy(value: dict[str, Any]) -> tuple[JSONObject, bytes] | None:
+    """Validate, copy and serialise a JSON object in one pass of C code, or ``None``.
+
+    The compact encoder refuses non-JSON types, non-finite floats and cycles;
+    UTF-8 encoding refuses lone surrogates; parsing the bytes back gives the deep
+    copy; comparing it with the original catches what the encoder would have
+    coerced silently (non-string keys, tuples). Nesting deeper than 64 levels
+    needs at least 65 brackets, so fewer brackets prove the depth rule (more
+    brackets: the walk checks, and the copy and bytes still come from here). ``None``
+    means "not proven valid here": the caller runs :func:`json_problems`, which
+    says exactly what is wrong (or that nothing is, and copies the slow way).
+    The bytes are the compact JSON every size limit is measured on, and what a
+    codec can splice into its body instead of serialising the data again.
+    """
+    try:
+        text = _dumps(value)
+        raw = text.encode("utf-8")
+    except (TypeError, ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
+        return None
+    if raw.count(b"{") == 1 and b"[" not in raw and set(map(type, value)) == _STR_ONLY:
+        # Flat: only the root's brace, so every value is a scalar (immutable): a shallow
+        # copy is a deep one; string keys mean the encoder coerced nothing.
+        return dict(value), raw
+    if raw.count(b"{") + raw.count(b"[") > _MAX_DEPTH and json_problems(value):
+        return None
+    copied: JSONObject = _loads(text)
+    if copied != value:
+        return None
+    return copied, raw
+
+
+def merged_object(data_json: bytes, before: dict[str, Any], after: dict[str, Any] | None = None) -> bytes:
+    """``{**before, **data, **after}`` as compact JSON, reusing the data's bytes.
+
+    Byte for byte what serialising the merged dict gives, when no data key is one
+    of ``before``'s or ``after``'s (callers check, or fall back to serialising):
+    a codec that puts the data beside its own fields thus never walks it again.
+    """
+    parts = [_members(before).encode("utf-8"), data_json[1:-1]]
+    if after:
+        parts.append(_members(after).encode("utf-8"))
+    return b"{" + b",".join([part for part in parts if part]) + b"}"
+
+
+def _members(obj: dict[str, Any]) -> str:
+    """An object's members as compact JSON (no braces); strings and objects of strings
+    without the encoder's Python-level wrapper, which costs more than the work here."""
+    return ",".join([f"{_quote(key)}:{_value(value)}" for key, value in obj.items()])
+
+
+def _value(value: Any) -> str:
+    if type(value) is str:
+        return _quote(value)
+    if type(value) is dict and all(type(key) is str for key in value):
+        return "{" + _members(value) + "}"
+    return _dumps(value)
 
 
 def json_problems(value: Any, path: str = "data") -> list[str]:

@@ -21,7 +21,6 @@ from ._capabilities import Capabilities, Limits, ListenMode, SenderRule
 from ._codec import Codec, WebhookCodec
 from ._errors import Violation
 from ._event import Event
-from ._json import compact_bytes
 from ._listening import QueueSink, Sink
 from ._results import SendResult
 from ._secrets import Redactor, Secret
@@ -180,7 +179,7 @@ def generic_violations(provider: Provider, event: Event) -> list[Violation]:
     if limits.max_keys is not None and len(event.data) > limits.max_keys:
         out.append(Violation("data", "max_keys", f"{len(event.data)} keys, more than {limits.max_keys}", provider.name))
     if limits.max_payload_bytes is not None:
-        size = len(compact_bytes(event.data))
+        size = len(event.data_json())  # kept from the constructor's check: no second walk
         if size > limits.max_payload_bytes:
             out.append(
                 Violation(

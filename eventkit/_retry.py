@@ -126,6 +126,14 @@ class RetryLoop:
             error.provider = self.name
         return error
 
+    def fast_path(self) -> bool:
+        """Whether a sender may make the first attempt itself (no telemetry span to open)."""
+        return self.telemetry is None
+
+    def succeeded(self, event: Event, target: Target, started: float, receipt: Receipt) -> SendResult:
+        """The result of a first attempt a sender made itself and that landed."""
+        return self._result(event, target, 1, started, False, receipt, None)
+
     def _result(
         self,
         event: Event,
@@ -151,10 +159,30 @@ class RetryLoop:
             self.telemetry.finished(result, target.kind)
         return result
 
-    def run(self, event: Event, target: Target, attempt: Callable[[], Receipt]) -> SendResult:
-        started = time.monotonic()
+    def run(
+        self,
+        event: Event,
+        target: Target,
+        attempt: Callable[[], Receipt],
+        *,
+        started: float | None = None,
+        failed: EventkitError | None = None,
+    ) -> SendResult:
+        """Attempts until one lands or the policy gives up.
+
+        ``failed``: a first attempt the caller made itself (a sender's fast path)
+        failed with this error at ``started``; the loop continues from attempt 2
+        exactly as if it had made attempt 1.
+        """
+        started = time.monotonic() if started is None else started
         ambiguous = False
         number = 0
+        if failed is not None:
+            number, ambiguous = 1, failed.maybe_delivered
+            delay = self._delay(1, failed, started)
+            if delay is None:
+                return self._result(event, target, 1, started, ambiguous, None, failed)
+            time.sleep(delay)
         while True:
             wait = self.gate.reserve()
             if wait > 0:
@@ -174,10 +202,25 @@ class RetryLoop:
                     return self._result(event, target, number, started, ambiguous, None, error)
                 time.sleep(delay)
 
-    async def arun(self, event: Event, target: Target, attempt: Callable[[], Awaitable[Receipt]]) -> SendResult:
-        started = time.monotonic()
+    async def arun(
+        self,
+        event: Event,
+        target: Target,
+        attempt: Callable[[], Awaitable[Receipt]],
+        *,
+        started: float | None = None,
+        failed: EventkitError | None = None,
+    ) -> SendResult:
+        """:meth:`run` for coroutines (``failed`` likewise continues after a caller's first attempt)."""
+        started = time.monotonic() if started is None else started
         ambiguous = False
         number = 0
+        if failed is not None:
+            number, ambiguous = 1, failed.maybe_delivered
+            delay = self._delay(1, failed, started)
+            if delay is None:
+                return self._result(event, target, 1, started, ambiguous, None, failed)
+            await asyncio.sleep(delay)
         while True:
             wait = self.gate.reserve()
             if wait > 0:

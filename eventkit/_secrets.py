@@ -8,7 +8,6 @@ connection knows from vendor bodies and messages before they reach an error.
 
 from __future__ import annotations
 
-import hmac
 import re
 import threading
 import weakref
@@ -59,6 +58,8 @@ class Secret:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Secret):
             return NotImplemented
+        import hmac  # constant-time compare; imported on use, off `import eventkit`'s path
+
         return hmac.compare_digest(self._value.encode(), other._value.encode())
 
     def __hash__(self) -> int:

@@ -23,7 +23,6 @@ from ._capabilities import ListenMode
 from ._codec import Codec, HttpCodec
 from ._errors import CapabilityError
 from ._event import Event
-from ._webhooks import listen_via_webhooks
 
 if TYPE_CHECKING:
     from ._provider import AsyncSender, ListenContext, Provider, SyncSender
@@ -71,6 +70,8 @@ def listen(provider: Provider, context: ListenContext) -> AsyncIterator[Event]:
     if events is not NotImplemented:
         return events
     if context.via is ListenMode.WEBHOOK and provider.webhook_codec() is not None:
+        from ._webhooks import listen_via_webhooks  # the receiver loads when a webhook listener starts
+
         return listen_via_webhooks(provider, context)
     raise CapabilityError(
         f"{provider.name} cannot listen via {context.via.value} "

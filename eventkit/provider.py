@@ -18,7 +18,7 @@ plugin in this repository to that. The names fall in groups:
 * settings and secrets: :func:`setting`, :func:`mask_url`, :class:`Secret`,
   :class:`Redactor`;
 * JSON and asyncio helpers: :func:`copy_json`, :func:`json_problems`,
-  :func:`compact`, :func:`compact_bytes`, :func:`parse_object`, :func:`wait_within`;
+  :func:`compact`, :func:`compact_bytes`, :func:`merged_object`, :func:`parse_object`, :func:`wait_within`;
 * ASGI helpers for an app a plugin serves: :func:`read_body` (with its cap and
   :class:`BodyTooLargeError`), :func:`answer`, :func:`answer_json`.
 
@@ -71,7 +71,7 @@ from ._errors import (
     from_status,
 )
 from ._event import Event, parse_time
-from ._json import JSON, JSONObject, compact, compact_bytes, copy_json, json_problems, parse_object
+from ._json import JSON, JSONObject, compact, compact_bytes, copy_json, json_problems, merged_object, parse_object
 from ._listening import Backoff, Connected, Reconnector, Sink, sink_only
 from ._logging import Throttle
 from ._provider import AsyncSender, ListenContext, Provider, SyncSender
@@ -145,6 +145,7 @@ __all__ = [
     "compact_bytes",
     "copy_json",
     "json_problems",
+    "merged_object",
     "parse_object",
     "wait_within",
     # ASGI helpers (webhook apps a plugin serves)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TYPE_CHECKING
 
 from .._codec import HttpCodec, HttpRequest
-from .._errors import SendTimeoutError
+from .._errors import EventkitError, SendTimeoutError
 from .._event import Event
 from .._results import Receipt, SendResult
 from .._retry import RetryLoop
@@ -41,9 +42,21 @@ class HttpSender:
     def send(self, event: Event, target: Target) -> SendResult:
         request = self.codec.encode(event, target)
         parse = self.codec.parse_response
-        engine, timeout = self.engine, self.timeout
+        engine, timeout, loop = self.engine, self.timeout, self.loop
         if self.deadline is None:
-            return self.loop.run(event, target, lambda: parse(request, engine.request(request, timeout)))
+            if loop.fast_path():
+                # The first attempt inline (no closure, no loop frame): what nearly every send needs.
+                started = time.monotonic()
+                wait = loop.gate.reserve()
+                if wait > 0:
+                    time.sleep(wait)
+                try:
+                    receipt = parse(request, engine.request(request, timeout))
+                except EventkitError as error:
+                    attempt = lambda: parse(request, engine.request(request, timeout))  # noqa: E731
+                    return loop.run(event, target, attempt, started=started, failed=error)
+                return loop.succeeded(event, target, started, receipt)
+            return loop.run(event, target, lambda: parse(request, engine.request(request, timeout)))
         limit = time.monotonic() + self.deadline
         return self.loop.run(
             event, target, lambda: parse(request, engine.request(request, _budget(limit, timeout, self.name)))
@@ -70,8 +83,22 @@ class AsyncHttpSender:
 
     async def send(self, event: Event, target: Target) -> SendResult:
         request = self.codec.encode(event, target)
+        loop = self.loop
+        if self.deadline is None and loop.fast_path():
+            # The first attempt inline: two coroutine frames and a closure fewer per send.
+            started = time.monotonic()
+            wait = loop.gate.reserve()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            try:
+                receipt = self.codec.parse_response(request, await self.engine.request(request, self.timeout))
+            except EventkitError as error:
+                return await loop.arun(
+                    event, target, lambda: self._attempt(request, None), started=started, failed=error
+                )
+            return loop.succeeded(event, target, started, receipt)
         limit = None if self.deadline is None else time.monotonic() + self.deadline
-        return await self.loop.arun(event, target, lambda: self._attempt(request, limit))
+        return await loop.arun(event, target, lambda: self._attempt(request, limit))
 
     async def aclose(self) -> None:
         await self.engine.aclose()

@@ -140,6 +140,13 @@ def decode_user_event(frame: AmiFrame, raw: object = None) -> Event | None:
     encoded value) is built with C-level ``dict`` calls, and only frames that
     need it take the header-by-header path.
     """
+    keys = frame.keys
+    if keys is not None and keys[0] == "Event":
+        if frame.values[0] != "UserEvent":  # type: ignore[index]
+            return None
+        event = _decode_fast(keys, frame.values, frame if raw is None else raw)  # type: ignore[arg-type]
+        if event is not None:
+            return event
     headers = frame.headers
     if not headers or headers[0][1] != "UserEvent" or headers[0][0].lower() != "event":
         return None
@@ -185,6 +192,42 @@ def decode_user_event(frame: AmiFrame, raw: object = None) -> Event | None:
 
 
 _NOT_DATA = frozenset(("actionid", "action"))
+
+
+def _decode_fast(keys: list[str], values: list[str], raw: object) -> Event | None:
+    """The common frame from the parser's name and value lists, with C-level calls only.
+
+    ``None`` (a repeated header, no exact ``UserEvent`` name) leaves the frame to
+    the header-by-header path, which handles every case.
+    """
+    try:
+        split = keys.index("UserEvent")
+    except ValueError:
+        return None
+    meta: JSONObject = dict(zip(keys[1:split], values[1:split], strict=True))
+    body_keys = keys[split + 1 :]
+    body_values = values[split + 1 :]
+    data: JSONObject = dict(zip(body_keys, body_values, strict=True))
+    if len(meta) != split - 1 or len(data) != len(body_keys):
+        return None
+    if "ction" in "".join(body_keys).lower():  # ActionID (the echoed correlation id) or Action
+        for key in body_keys:
+            if key.lower() in _NOT_DATA:
+                _put(meta, key, data.pop(key))  # type: ignore[arg-type]
+    if MARKER in "\n".join(body_values):
+        data = {k: _decode(v) for k, v in data.items()}
+    uniqueid = meta.get("Uniqueid")
+    timestamp = meta.get("Timestamp")
+    return Event.received(
+        values[split],
+        data,
+        provider=PROVIDER,
+        raw=raw,
+        time=_timestamp(timestamp) if isinstance(timestamp, str) else None,
+        target="ami",
+        source=f"channel:{uniqueid}" if isinstance(uniqueid, str) and uniqueid else "ami",
+        meta=meta,
+    )
 
 
 def _decode(value: JSON) -> JSON:

@@ -27,6 +27,7 @@ from eventkit.provider import (
     Violation,
     join_url,
     json_body,
+    merged_object,
     parse_time,
     rate_limit_from_headers,
     segment,
@@ -132,9 +133,15 @@ class StreamCodec:
             url = self._urls.get(target) or self._url(
                 target, "channels", segment(target.type, "to"), segment(target.id, "to"), "event"
             )
+            if "type" not in event.data and "user" not in event.data:  # always, once validated
+                inner = merged_object(event.data_json(), {"type": event.name}, {"user": {"id": event.sender}})
+                return HttpRequest("POST", url, self.headers(), b'{"event":' + inner + b"}")
             body = {"event": {"type": event.name, **event.data, "user": {"id": event.sender}}}
         elif isinstance(target, UserTarget):
             url = self._urls.get(target) or self._url(target, "users", segment(target.user_id, "to"), "event")
+            if "type" not in event.data:
+                inner = merged_object(event.data_json(), {"type": event.name})
+                return HttpRequest("POST", url, self.headers(), b'{"event":' + inner + b"}")
             body = {"event": {"type": event.name, **event.data}}
         else:
             raise UnsupportedTargetError(

@@ -1,0 +1,131 @@
+"""Instruction counts per operation under callgrind: pure-CPU comparisons that noise cannot move.
+
+    .venv/bin/python benchmarks/callgrind.py                 # this tree
+    .venv/bin/python benchmarks/callgrind.py --ref main      # this tree and the sources of a git ref
+
+Wall-clock figures on a shared 2-core machine drift; the number of instructions
+CPython executes for the same work does not. Each workload runs twice under
+``valgrind --tool=callgrind`` (N and 2N operations) and the difference divided by
+N is the cost of one operation, start-up and imports cancelled out. ``--ref``
+extracts that git ref's ``eventkit`` and ``plugins`` (``git archive``) into a
+temporary directory and measures them the same way, first on ``sys.path``.
+
+Needs valgrind (Debian: ``apt-get install valgrind``); without it this says so and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+WORKLOAD = r"""
+import gc
+import sys
+sys.path.insert(0, {bench!r})
+import run
+kind, size, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+if kind == "payload":
+    import eventkit
+    spec = run.HTTP_CASES["stream"]
+    kit = eventkit.connect("stream", **spec["settings"]("http://127.0.0.1:9"), environ={{}})
+    data = run.payload(run.SIZES[size])
+    def one():
+        event = kit.make_event("friendship_request", data, to=spec["to"], sender=spec["sender"])
+        kit.codec.encode(event, kit.prepare(event))
+    for _ in range(20):
+        one()
+    gc.disable()  # a full collection landing in one run and not the other would swamp the difference
+    for _ in range(count):
+        one()
+elif kind == "ami_decode":
+    try:
+        from eventkit_asterisk._codec_ami import decode_user_event
+    except ImportError:  # before the plugin layout of issue 18
+        from eventkit_asterisk._ami_codec import decode_user_event
+    from eventkit_asterisk._frames import AmiParser
+    parser = AmiParser()
+    for frame in parser.feed(run.AMI_FRAME * 20):
+        decode_user_event(frame)
+    data = run.AMI_FRAME * count
+    gc.disable()
+    for frame in parser.feed(data):
+        decode_user_event(frame)
+"""
+
+CASES = [("payload", "100B"), ("payload", "1KiB"), ("payload", "4KiB"), ("ami_decode", "-")]
+
+
+def instructions(script: Path, paths: list[str], kind: str, size: str, count: int) -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "callgrind.out"
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "PYTHONHASHSEED": "0"}
+        subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                f"--callgrind-out-file={out}",
+                sys.executable,
+                str(script),
+                kind,
+                size,
+                str(count),
+            ],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        summary = re.search(r"^(?:summary|totals): (\d+)", out.read_text(errors="replace"), re.M)
+        assert summary, "no totals in the callgrind output"
+        return int(summary.group(1))
+
+
+def per_operation(script: Path, paths: list[str], kind: str, size: str, count: int) -> float:
+    # Once outside valgrind first: compiling .pyc files must not land in one of the two runs.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    subprocess.run([sys.executable, str(script), kind, size, "1"], env=env, check=True)
+    return (instructions(script, paths, kind, size, 2 * count) - instructions(script, paths, kind, size, count)) / count
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ref", help="also measure this git ref's sources (e.g. main)")
+    parser.add_argument("--count", type=int, default=500, help="operations in the shorter run")
+    args = parser.parse_args(argv)
+    if shutil.which("valgrind") is None:
+        print("valgrind not installed (Debian: apt-get install valgrind): nothing measured")
+        return 0
+    trees: dict[str, list[str]] = {"this tree": [str(ROOT), str(ROOT / "plugins")]}
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.ref:
+            archive = subprocess.run(
+                ["git", "-C", str(ROOT), "archive", args.ref, "eventkit", "plugins"], capture_output=True, check=True
+            ).stdout
+            subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+            trees[args.ref] = [tmp, str(Path(tmp) / "plugins")]
+        scripts = Path(tmp) / "workload"  # apart from the ref's tree: a script's directory leads sys.path
+        scripts.mkdir()
+        script = scripts / "workload.py"
+        script.write_text(WORKLOAD.format(bench=str(HERE)))
+        print(f"{'workload':<18}" + "".join(f"{name:>16}" for name in trees) + ("   ratio" if args.ref else ""))
+        for kind, size in CASES:
+            counts = [per_operation(script, paths, kind, size, args.count) for paths in trees.values()]
+            unit = "instr/event" if kind == "payload" else "instr/frame"
+            line = f"{kind + ' ' + size:<18}" + "".join(f"{c:16,.0f}" for c in counts)
+            if args.ref:
+                line += f"   {counts[0] / counts[1]:.2f}x"
+            print(line + f"   ({unit})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -10,7 +10,9 @@ duplicate. Counted: 2xx answers per second (a 2xx means the event is in the stor
 receiver processes, for ``memory://``, ``sqlite://`` (``synchronous=full`` and ``normal``) and
 ``redis://`` (127.0.0.1:6379/15, when reachable). Consume: the events one ingest round stored,
 read and acknowledged by one consumer group, per second. Outbox: ``send_many`` of Stream events
-to a loopback server, directly and through ``outbox=True`` on SQLite (until ``drain``), events/s.
+to a loopback server, directly and through ``outbox=True`` on SQLite (until ``drain``), events/s:
+one target (the outbox keeps order per target, so against direct sends one at a time) and fifty
+targets (against fifty direct sends in flight).
 
 Each case's rounds alternate with the others' (interleaved), and every figure is printed with
 its min, median and max; ratios are of medians within this run.
@@ -201,7 +203,15 @@ async def clean_redis(url: str) -> None:
         await client.aclose()
 
 
-def outbox_case(rounds: int, events: int) -> dict[str, list[float]]:
+OUTBOX_CASES = {
+    # name: (targets, concurrency of the direct send). The outbox keeps order per target, so one
+    # target is compared with ordered direct sends, and fifty targets with fifty in flight.
+    "1 target, in order": (1, 1),
+    "50 targets, 50 in flight": (50, 50),
+}
+
+
+def outbox_case(rounds: int, events: int) -> dict[str, dict[str, list[float]]]:
     import eventkit
 
     loop_port = free_port()
@@ -211,28 +221,34 @@ def outbox_case(rounds: int, events: int) -> dict[str, list[float]]:
     assert server.stdout is not None
     server.stdout.readline()
     settings = {"api_key": "k", "api_secret": "s", "base_url": f"http://127.0.0.1:{loop_port}", "environ": {}}
-    rates: dict[str, list[float]] = {"direct": [], "outbox (sqlite)": []}
+    rates: dict[str, dict[str, list[float]]] = {case: {"direct": [], "outbox (sqlite)": []} for case in OUTBOX_CASES}
     tmp = Path(tempfile.mkdtemp(prefix="eventkit-outbox-bench-"))
 
-    async def once(outbox: bool, n: int) -> float:
+    async def once(outbox: bool, targets: int, concurrency: int) -> float:
         extra: dict[str, Any] = {"store": f"sqlite:///{tmp / uuid.uuid4().hex}.db", "outbox": True} if outbox else {}
         async with eventkit.connect_async("stream", **settings, **extra) as kit:
             started = time.perf_counter()
             evs = [
-                {"name": "order_ready", "data": {"n": i}, "target": "channel:messaging:general", "sender": "bot"}
+                {
+                    "name": "order_ready",
+                    "data": {"n": i},
+                    "target": f"channel:messaging:c{i % targets}",
+                    "sender": "bot",
+                }
                 for i in range(events)
             ]
-            results = await kit.send_many(evs, concurrency=50)
+            results = await kit.send_many(evs, concurrency=concurrency if not outbox else 50)
             if outbox:
-                left = await kit.drain(60)
+                left = await kit.drain(120)
                 assert left == 0, f"{left} left in the outbox"
             assert all(r.error is None for r in results)
-            return n / (time.perf_counter() - started)
+            return events / (time.perf_counter() - started)
 
     try:
         for _ in range(rounds):
-            for name, outbox in (("direct", False), ("outbox (sqlite)", True)):
-                rates[name].append(asyncio.run(once(outbox, events)))
+            for case, (targets, concurrency) in OUTBOX_CASES.items():
+                for name, outbox in (("direct", False), ("outbox (sqlite)", True)):
+                    rates[case][name].append(asyncio.run(once(outbox, targets, concurrency)))
     finally:
         server.terminate()
         server.wait(10)
@@ -300,10 +316,12 @@ def main() -> None:
         print("\nconsume (events/s read and acknowledged by one group)")
         for name, rates in consumed.items():
             print(f"  {name:<28} {figure(rates)}")
-    direct = statistics.median(outbox["direct"])
-    print(f"\nsend_many of {args.events} Stream events, 50 in flight (events/s)")
-    for name, rates in outbox.items():
-        print(f"  {name:<28} {figure(rates)}   {statistics.median(rates) / direct:.2f}x direct")
+    print(f"\nsend_many of {args.events} Stream events, then drain (events/s)")
+    for case, pair in outbox.items():
+        direct = statistics.median(pair["direct"])
+        for name, rates in pair.items():
+            label = f"{case}: {name}"
+            print(f"  {label:<42} {figure(rates)}   {statistics.median(rates) / direct:.2f}x direct")
     if args.quick:
         print("\n(--quick: one short round; the figures judge nothing)")
 

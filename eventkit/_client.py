@@ -40,7 +40,7 @@ from ._errors import (
     ValidationError,
 )
 from ._event import Event
-from ._listening import pump
+from ._listening import pump, stop_producer
 from ._outbox import Outbox
 from ._provider import AsyncSender, ListenContext, Provider, SyncSender
 from ._results import SendResult
@@ -355,14 +355,7 @@ class _Base:
             async for event in consume(store, self.name, group, context.names, producer, self.stats):
                 yield event
         finally:
-            producer.cancel()
-            try:
-                await producer
-            except asyncio.CancelledError:
-                if not producer.cancelled():
-                    raise
-            except Exception:  # already raised to the consumer, or the consumer left first
-                pass
+            await stop_producer(producer)
             if private is not None:
                 await private.aclose()
 

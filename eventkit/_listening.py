@@ -248,15 +248,24 @@ async def through_sink(source: AsyncIterator[Event], context: ListenContext) -> 
                 if context.names is None or event.name in context.names:
                     yield event
     finally:
-        if not producer.done():
-            producer.cancel()
-        try:
-            await producer
-        except asyncio.CancelledError:
-            if not producer.cancelled():
-                raise
-        except Exception:  # already raised to the consumer above, or the consumer left first
-            pass
+        await stop_producer(producer)
+
+
+async def stop_producer(producer: asyncio.Future[None]) -> None:
+    """Cancel a listener's producer task and wait for it to end.
+
+    Its own error has already reached the consumer (or the consumer left first), so
+    only a cancellation of the caller itself propagates from here.
+    """
+    if not producer.done():
+        producer.cancel()
+    try:
+        await producer
+    except asyncio.CancelledError:
+        if not producer.cancelled():
+            raise
+    except Exception:
+        pass
 
 
 async def sink_only(run: Callable[[], Awaitable[None]]) -> AsyncIterator[Event]:

@@ -560,7 +560,12 @@ class WebhookReceiver:
             )
         headers = lower_headers(headers)
         owner = self._owner
-        if owner is not None and owner.is_running():
+        if owner is not None:
+            if owner.is_closed() or not owner.is_running():
+                raise EventkitError(
+                    "the webhook receiver's store was opened on an event loop that has stopped: "
+                    "await receiver.aclose() there, or keep that loop running"
+                )
             call = asyncio.run_coroutine_threadsafe(self._handle(provider, headers, body), owner)
             return call.result()
         return self._background().run(self._handle(provider, headers, body))

@@ -211,3 +211,12 @@ async def test_an_empty_prefix_answers_right_under_the_mount() -> None:
         assert (await client.post("/hooks/stream", content=body, headers=headers)).json() == {"received": 1}
         assert (await client.get("/hooks/healthz")).json() == {"status": "ok"}
         assert (await client.post("/hooks/webhooks/stream", content=body, headers=headers)).status_code == 404
+
+
+def test_handle_sync_refuses_a_store_left_on_a_stopped_loop() -> None:
+    kit = eventkit.connect("stream", environ=ENVIRON)
+    receiver = WebhookReceiver([kit.provider])
+    asyncio.run(receiver.open())  # opened on a loop that is gone once run() returns
+    headers, body = stream_webhook("gone-1")
+    with pytest.raises(EventkitError, match="opened on an event loop that has stopped"):
+        receiver.handle_sync("stream", headers, body)

@@ -164,10 +164,11 @@ class Outbox:
         self.start()
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            remaining = await self.pending()
-            if remaining == 0:
+            # Is anything left? One item answers it: listing them all every tick would compete
+            # with the drainer for the store.
+            if not await self.store.outbox(self.provider, limit=1, dead=False):
                 return 0
             if deadline is not None and time.monotonic() >= deadline:
-                return remaining
+                return await self.pending()
             self._wake.set()
             await asyncio.sleep(0.02)

@@ -6,7 +6,6 @@ import io
 import json
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,22 +13,6 @@ from eventkit_asterisk.testing.sandbox import AmiSandbox
 from eventkit_stream.testing.sandbox import StreamSandbox
 
 from eventkit._cli import EXIT_USAGE, main
-
-from .bridge_support import need
-
-
-@pytest.fixture
-def ami() -> Iterator[AmiSandbox]:
-    need(AmiSandbox)
-    with AmiSandbox() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def stream() -> Iterator[StreamSandbox]:
-    need(StreamSandbox)
-    with StreamSandbox() as sandbox:
-        yield sandbox
 
 
 def _wait(check: object, what: str, timeout: float = 10.0) -> None:

@@ -12,7 +12,6 @@ import asyncio
 import collections
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,32 +25,6 @@ from eventkit._cli import main
 from eventkit.provider import wait_within
 
 from .bridge_support import make_bridge, need, until
-
-
-@pytest.fixture
-def stream() -> Iterator[StreamSandbox]:
-    need(StreamSandbox)
-    with StreamSandbox() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def vonage() -> Iterator[VonageSandbox]:
-    need(VonageSandbox)
-    with VonageSandbox() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def ami() -> Iterator[AmiSandbox]:
-    need(AmiSandbox)
-    with AmiSandbox() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def store_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'bridge.db'}"
 
 
 def vonage_events(vonage: VonageSandbox) -> list[dict[str, object]]:

@@ -16,7 +16,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,25 +25,9 @@ from eventkit_stream.testing.emulator import sign
 from eventkit_stream.testing.sandbox import StreamSandbox
 from eventkit_vonage.testing.sandbox import VONAGE_CONVERSATION, VonageSandbox
 
-from .bridge_support import need
-
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def stream() -> Iterator[StreamSandbox]:
-    need(StreamSandbox)
-    with StreamSandbox() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def vonage() -> Iterator[VonageSandbox]:
-    need(VonageSandbox)
-    with VonageSandbox() as sandbox:
-        yield sandbox
 
 
 class BridgeProcess:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import pytest
 
@@ -51,11 +50,6 @@ def test_record_json_leaves_out_what_is_not_set() -> None:
     assert record.to_dict() == {"status": "skipped", "source_id": "id-1", "name": "E", "reason": "loop"}
     queued = BridgeRecord("queued", "id-2", "E", destination="d", changes=("x",), possible_duplicate=True)
     assert queued.to_dict()["possible_duplicate"] is True and queued.to_dict()["changes"] == ["x"]
-
-
-@pytest.fixture
-def store_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'bridge.db'}"
 
 
 def _ami() -> eventkit.AsyncClient:

@@ -121,16 +121,23 @@ class GroupOptions:
     """Longest wait in one read, so a released or stale entry is picked up within it."""
 
 
-def to_event(delivery: Delivery, group: str, store: Store | None = None) -> Event:
-    """The stored event with how it was delivered."""
+def to_event(delivery: Delivery, group: str, store: Store | None = None, released: set[str] | None = None) -> Event:
+    """The stored event with how it was delivered; ``released`` collects the entries given back."""
     event = decode_event(delivery.payload)
-    acknowledge = None
+    acknowledge = give_back = None
     if store is not None:
 
         async def acknowledge() -> None:
             await store.ack(group, [delivery.id])
 
-    info = DeliveryInfo(attempts=delivery.attempts, group=group, entry=delivery.id, acknowledge=acknowledge)
+        async def give_back(error: str) -> None:
+            if released is not None:
+                released.add(delivery.id)
+            await store.release(group, delivery.id, delay=0, error=error)
+
+    info = DeliveryInfo(
+        attempts=delivery.attempts, group=group, entry=delivery.id, acknowledge=acknowledge, give_back=give_back
+    )
     object.__setattr__(event, "delivery", info)
     return event
 
@@ -152,11 +159,14 @@ async def consume(
     """
     group = group_name(provider, options.group)
     held: str | None = None
+    released: set[str] = set()
+    """Entries the consumer gave back (``event.delivery.release``): not acknowledged on next."""
     finished = False
     while True:
-        if held is not None:
+        if held is not None and held not in released:
             await store.ack(group, [held])
-            held = None
+        held = None
+        released.clear()
         if producer is not None and producer.done():
             producer.result()  # a listener error ends the consumer with it
             producer, finished = None, True  # it ended: hand out what it stored, then stop
@@ -192,7 +202,7 @@ async def consume(
                 await store.ack(group, [delivery.id])
                 continue
             try:
-                event = to_event(delivery, group, store)
+                event = to_event(delivery, group, store, released)
             except StoreError:
                 if stats is not None:
                     stats.incr("undecodable")

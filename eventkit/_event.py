@@ -136,11 +136,21 @@ class DeliveryInfo:
     entry: str | None = None
     """The store's id of the entry (what ``eventkit dead-letters`` lists)."""
     acknowledge: Callable[[], Awaitable[None]] | None = attrs.field(default=None, eq=False, repr=False)
+    give_back: Callable[[str], Awaitable[None]] | None = attrs.field(default=None, eq=False, repr=False)
 
     async def ack(self) -> None:
         """Acknowledge now, rather than when the next event is asked for (e.g. before leaving the loop)."""
         if self.acknowledge is not None:
             await self.acknowledge()
+
+    async def release(self, error: str) -> None:
+        """Not handled: put it back with ``error`` instead of acknowledging it when the next is asked for.
+
+        It is handed out again; past the group's ``max_attempts`` the store moves it to the
+        dead letters, with ``error`` (``eventkit dead-letters list``).
+        """
+        if self.give_back is not None:
+            await self.give_back(error)
 
     @property
     def redelivered(self) -> bool:

@@ -595,7 +595,15 @@ class TypedListen:
     async def wrap(self, source: AsyncIterator[Event]) -> AsyncIterator[Typed[Any] | Event]:
         try:
             async for event in source:
-                converted = self.convert(event)
+                try:
+                    converted = self.convert(event)
+                except InvalidPayloadError as exc:
+                    if event.delivery is None or event.delivery.give_back is None:
+                        raise
+                    # From a store: give it back with every field error; past the group's
+                    # max_attempts the store moves it to the dead letters.
+                    await event.delivery.release(exc.message[:500])
+                    continue
                 if converted is not None:
                     yield converted
         finally:

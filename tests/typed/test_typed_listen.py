@@ -7,6 +7,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,8 @@ from typed_support import OrderReady, Refund, full_order, namespace
 
 import eventkit
 from eventkit import ConfigurationError, Event, InvalidPayloadError, Typed
+from eventkit._store import open_store
+from eventkit._store.codec import decode_event
 
 
 async def _started(stream: AsyncIterator[Any], ready: asyncio.Event) -> asyncio.Future[Any]:
@@ -95,14 +98,27 @@ async def test_raw_mode_yields_the_untyped_event() -> None:
     assert kit.stats["invalid_events"] == 1
 
 
-async def test_dead_letter_mode_raises_the_hook_exception() -> None:
-    async with eventkit.connect_async("memory", namespace=namespace(), environ={}) as kit:
+async def test_dead_letter_mode_hands_an_invalid_payload_to_the_dead_letters(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    async with eventkit.connect_async("memory", namespace=namespace(), store=url, environ={}) as kit:
         ready = asyncio.Event()
-        stream = kit.listen(Refund, on_invalid="dead_letter", on_ready=lambda _: ready.set())
+        stream = kit.listen(Refund, on_invalid="dead_letter", max_attempts=2, on_ready=lambda _: ready.set())
         first = await _started(stream, ready)
         await kit.send("Refund", {"OrderId": 5}, to="topic:t")
-        with pytest.raises(InvalidPayloadError) as caught:
-            await asyncio.wait_for(first, 5)
+        await kit.send(Refund("R-1"), to="topic:t")
+        got = await asyncio.wait_for(first, 10)  # the invalid one is given back, the valid one comes
+        await stream.aclose()
+    assert isinstance(got, Typed) and got.value == Refund("R-1")
+    async with open_store(url) as store:
+        (dead,) = await store.dead_letters("memory:default")
+    assert decode_event(dead.payload).data == {"OrderId": 5}
+    assert dead.error is not None and "$.order_id" in dead.error
+
+
+def test_without_a_store_the_dead_letter_mode_raises_the_hook_exception() -> None:
+    step = eventkit._typed.TypedListen([Refund], on_invalid="dead_letter")
+    with pytest.raises(InvalidPayloadError) as caught:
+        step.convert(Event("Refund", {"OrderId": 5}, provider="memory"))
     error = caught.value
     assert error.event.data == {"OrderId": 5} and error.type is Refund
     assert {v.field for v in error.violations} == {"$.order_id"} and error.provider == "memory"

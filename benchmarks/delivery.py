@@ -271,7 +271,8 @@ def outbox_case(rounds: int, events: int, kinds: list[str]) -> dict[str, dict[st
         for _ in range(rounds):
             for case, (targets, concurrency) in OUTBOX_CASES.items():
                 for side, kind in zip(sides, [None, *kinds], strict=True):
-                    rates[case][side].append(asyncio.run(once(kind, targets, concurrency)))
+                    # A round that stalls fails loudly instead of hanging the whole run.
+                    rates[case][side].append(asyncio.run(asyncio.wait_for(once(kind, targets, concurrency), 600)))
     finally:
         server.terminate()
         server.wait(10)

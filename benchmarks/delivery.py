@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/delivery.py            # 5 interleaved rounds
     .venv/bin/python benchmarks/delivery.py --quick    # 1 short round: proves the script works (CI)
+    .venv/bin/python benchmarks/delivery.py --only outbox   # just the outbox part (or --only ingest)
 
 Ingest: receiver processes (``_delivery_server.py``, uvicorn, one per core) take signed Stream
 webhooks from ``wrk`` (an external load generator: ``apt-get install wrk``; without it the
@@ -10,9 +11,10 @@ duplicate. Counted: 2xx answers per second (a 2xx means the event is in the stor
 receiver processes, for ``memory://``, ``sqlite://`` (``synchronous=full`` and ``normal``) and
 ``redis://`` (127.0.0.1:6379/15, when reachable). Consume: the events one ingest round stored,
 read and acknowledged by one consumer group, per second. Outbox: ``send_many`` of Stream events
-to a loopback server, directly and through ``outbox=True`` on SQLite (until ``drain``), events/s:
-one target (the outbox keeps order per target, so against direct sends one at a time) and fifty
-targets (against fifty direct sends in flight).
+to a loopback server, directly and through ``outbox=True`` (until ``drain``) on SQLite
+(``synchronous=full`` and ``normal``) and Redis (when reachable), events/s, both sides connected
+with ``concurrency=50``: one target (the outbox keeps order per target, so against direct sends
+one at a time) and fifty targets (against fifty direct sends in flight).
 
 Each case's rounds alternate with the others' (interleaved), and every figure is printed with
 its min, median and max; ratios are of medians within this run.

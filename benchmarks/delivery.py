@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/delivery.py            # 5 interleaved rounds
     .venv/bin/python benchmarks/delivery.py --quick    # 1 short round: proves the script works (CI)
+    .venv/bin/python benchmarks/delivery.py --only outbox   # just the outbox part (or --only ingest)
 
 Ingest: receiver processes (``_delivery_server.py``, uvicorn, one per core) take signed Stream
 webhooks from ``wrk`` (an external load generator: ``apt-get install wrk``; without it the
@@ -10,9 +11,10 @@ duplicate. Counted: 2xx answers per second (a 2xx means the event is in the stor
 receiver processes, for ``memory://``, ``sqlite://`` (``synchronous=full`` and ``normal``) and
 ``redis://`` (127.0.0.1:6379/15, when reachable). Consume: the events one ingest round stored,
 read and acknowledged by one consumer group, per second. Outbox: ``send_many`` of Stream events
-to a loopback server, directly and through ``outbox=True`` on SQLite (until ``drain``), events/s:
-one target (the outbox keeps order per target, so against direct sends one at a time) and fifty
-targets (against fifty direct sends in flight).
+to a loopback server, directly and through ``outbox=True`` (until ``drain``) on SQLite
+(``synchronous=full`` and ``normal``) and Redis (when reachable), events/s, both sides connected
+with ``concurrency=50``: one target (the outbox keeps order per target, so against direct sends
+one at a time) and fifty targets (against fifty direct sends in flight).
 
 Each case's rounds alternate with the others' (interleaved), and every figure is printed with
 its min, median and max; ratios are of medians within this run.
@@ -204,14 +206,22 @@ async def clean_redis(url: str) -> None:
 
 
 OUTBOX_CASES = {
-    # name: (targets, concurrency of the direct send). The outbox keeps order per target, so one
-    # target is compared with ordered direct sends, and fifty targets with fifty in flight.
+    # name: (targets, events in flight on the direct side). The outbox keeps order per target, so
+    # one target is compared with ordered direct sends (one at a time), and fifty targets with fifty
+    # direct sends in flight. Both sides connect with concurrency=OUTBOX_CONCURRENCY: the drainer
+    # runs that many targets at once, as send_many runs that many events.
     "1 target, in order": (1, 1),
     "50 targets, 50 in flight": (50, 50),
 }
+OUTBOX_CONCURRENCY = 50
 
 
-def outbox_case(rounds: int, events: int) -> dict[str, dict[str, list[float]]]:
+def outbox_stores(redis: bool) -> list[str]:
+    """The stores the outbox is measured on: SQLite with both sync modes, and Redis when reachable."""
+    return ["sqlite-full", "sqlite-normal"] + (["redis"] if redis else [])
+
+
+def outbox_case(rounds: int, events: int, kinds: list[str]) -> dict[str, dict[str, list[float]]]:
     import eventkit
 
     loop_port = free_port()
@@ -220,35 +230,51 @@ def outbox_case(rounds: int, events: int) -> dict[str, dict[str, list[float]]]:
     )
     assert server.stdout is not None
     server.stdout.readline()
-    settings = {"api_key": "k", "api_secret": "s", "base_url": f"http://127.0.0.1:{loop_port}", "environ": {}}
-    rates: dict[str, dict[str, list[float]]] = {case: {"direct": [], "outbox (sqlite)": []} for case in OUTBOX_CASES}
+    settings = {
+        "api_key": "k",
+        "api_secret": "s",
+        "base_url": f"http://127.0.0.1:{loop_port}",
+        "environ": {},
+        "concurrency": OUTBOX_CONCURRENCY,
+    }
+    sides = ["direct"] + [f"outbox ({kind})" for kind in kinds]
+    rates: dict[str, dict[str, list[float]]] = {case: {side: [] for side in sides} for case in OUTBOX_CASES}
     tmp = Path(tempfile.mkdtemp(prefix="eventkit-outbox-bench-"))
 
-    async def once(outbox: bool, targets: int, concurrency: int) -> float:
-        extra: dict[str, Any] = {"store": f"sqlite:///{tmp / uuid.uuid4().hex}.db", "outbox": True} if outbox else {}
-        async with eventkit.connect_async("stream", **settings, **extra) as kit:
-            started = time.perf_counter()
-            evs = [
-                {
-                    "name": "order_ready",
-                    "data": {"n": i},
-                    "target": f"channel:messaging:c{i % targets}",
-                    "sender": "bot",
-                }
-                for i in range(events)
-            ]
-            results = await kit.send_many(evs, concurrency=concurrency if not outbox else 50)
-            if outbox:
-                left = await kit.drain(120)
-                assert left == 0, f"{left} left in the outbox"
-            assert all(r.error is None for r in results)
-            return events / (time.perf_counter() - started)
+    async def once(kind: str | None, targets: int, concurrency: int) -> float:
+        extra: dict[str, Any] = {}
+        url = ""
+        if kind is not None:
+            url = store_url(kind, tmp, uuid.uuid4().hex[:12])
+            extra = {"store": url, "outbox": True}
+        try:
+            async with eventkit.connect_async("stream", **settings, **extra) as kit:
+                started = time.perf_counter()
+                evs = [
+                    {
+                        "name": "order_ready",
+                        "data": {"n": i},
+                        "target": f"channel:messaging:c{i % targets}",
+                        "sender": "bot",
+                    }
+                    for i in range(events)
+                ]
+                results = await kit.send_many(evs, concurrency=concurrency)
+                if kind is not None:
+                    left = await kit.drain(120)
+                    assert left == 0, f"{left} left in the outbox"
+                assert all(r.error is None for r in results)
+                return events / (time.perf_counter() - started)
+        finally:
+            if kind == "redis":
+                await clean_redis(url)
 
     try:
         for _ in range(rounds):
             for case, (targets, concurrency) in OUTBOX_CASES.items():
-                for name, outbox in (("direct", False), ("outbox (sqlite)", True)):
-                    rates[case][name].append(asyncio.run(once(outbox, targets, concurrency)))
+                for side, kind in zip(sides, [None, *kinds], strict=True):
+                    # A round that stalls fails loudly instead of hanging the whole run.
+                    rates[case][side].append(asyncio.run(asyncio.wait_for(once(kind, targets, concurrency), 600)))
     finally:
         server.terminate()
         server.wait(10)
@@ -268,19 +294,24 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="wrk duration per round")
     parser.add_argument("--events", type=int, default=2000, help="events per outbox round")
     parser.add_argument("--quick", action="store_true", help="1 short round (figures judge nothing)")
+    parser.add_argument(
+        "--only", choices=["ingest", "outbox"], help="run one part: webhook ingest and consume, or the outbox"
+    )
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.seconds, args.events = 1, 1.0, 200
-    kinds = ["memory", "sqlite-full", "sqlite-normal"] + (["redis"] if redis_reachable() else [])
+    have_redis = redis_reachable()
+    kinds = ["memory", "sqlite-full", "sqlite-normal"] + (["redis"] if have_redis else [])
     ingest: dict[str, list[float]] = {}
     consumed: dict[str, list[float]] = {}
     tmp = Path(tempfile.mkdtemp(prefix="eventkit-delivery-bench-"))
     have_wrk = shutil.which("wrk") is not None
+    outbox: dict[str, dict[str, list[float]]] = {}
     script = tmp / "post.lua"
     script.write_text(WRK_SCRIPT)
     calls = int(args.seconds * 8000)  # more than a receiver takes in the run: none repeats
     try:
-        if have_wrk:
+        if have_wrk and args.only != "outbox":
             for _ in range(args.rounds):
                 for kind in kinds:
                     for receivers in (1, 2):
@@ -301,12 +332,15 @@ def main() -> None:
                             consumed.setdefault(kind, []).append(asyncio.run(consume(url)))
                         if kind == "redis":
                             asyncio.run(clean_redis(url))
-        outbox = outbox_case(args.rounds, args.events)
+        if args.only != "ingest":
+            outbox = outbox_case(args.rounds, args.events, outbox_stores(have_redis))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
     print(f"\nrounds: {args.rounds}, wrk {args.seconds:g}s per round, cores: {os.cpu_count()}")
-    if not have_wrk:
+    if args.only == "outbox":
+        pass
+    elif not have_wrk:
         print("ingest: skipped (wrk is not installed: apt-get install wrk)")
     else:
         base = statistics.median(ingest["memory, 1 receiver"])
@@ -316,7 +350,8 @@ def main() -> None:
         print("\nconsume (events/s read and acknowledged by one group)")
         for name, rates in consumed.items():
             print(f"  {name:<28} {figure(rates)}")
-    print(f"\nsend_many of {args.events} Stream events, then drain (events/s)")
+    if outbox:
+        print(f"\nsend_many of {args.events} Stream events, then drain (events/s; concurrency={OUTBOX_CONCURRENCY})")
     for case, pair in outbox.items():
         direct = statistics.median(pair["direct"])
         for name, rates in pair.items():

@@ -505,7 +505,7 @@ class Bridge:
             if redelivered:
                 dest.stats.incr("possible_duplicates")
             assert dest.outbox is not None
-            dest.outbox._wake.set()
+            dest.outbox.wake()
             records.append(
                 BridgeRecord(
                     "queued", event.id, event.name, possible_duplicate=redelivered, outbox_id=outbox_id, **common

@@ -47,13 +47,25 @@ Inbox
 Outbox
   * :meth:`Store.enqueue` stores events to send, durable on return, in order per
     ``(provider, key)`` (the key is the target).
-  * :meth:`Store.lease` hands out, for one provider, at most one item per key (the
-    oldest undelivered one: order per target), skipping keys whose head is leased by a
-    live lease or waiting for its ``not_before``. Leasing counts an attempt and records
-    that a send may be under way; an item whose previous lease expired without
-    :meth:`Store.complete` or :meth:`Store.fail` (its sender died) comes back with
-    ``possible_duplicate=True``. ``fail(..., maybe_delivered=True)`` keeps that flag for
-    the next attempt; ``maybe_delivered=False`` clears it.
+  * :meth:`Store.lease` hands out, for one provider, a *run* per key: up to ``per_key``
+    consecutive items of the key in id order, starting at its head (the oldest
+    undelivered item: order per target) and stopping at the first item that is leased by
+    a live lease or waiting for its ``not_before``; a key whose head is leased or waiting
+    gives nothing. At most ``count`` items in all, spread over the ready keys in rounds:
+    every ready key's first item before any key's second, and so on (so one key's
+    backlog does not starve the others); within a round, keys go oldest head first on
+    SQLite and memory, by readiness on Redis. One lease is one transaction, so two owners
+    never hold the same item. Items come back grouped by key, each run in id order.
+    Leasing counts an attempt on each item and records that a send may be under way; an
+    item whose previous lease expired without :meth:`Store.complete`, :meth:`Store.fail`
+    or :meth:`Store.unlease` (its sender died) comes back with ``possible_duplicate=True``.
+    ``fail(..., maybe_delivered=True)`` keeps that flag for the next attempt;
+    ``maybe_delivered=False`` clears it.
+  * :meth:`Store.unlease` gives back items an owner leased and never attempted (the rest
+    of a run after a failed item, or what a stopping drainer did not get to): each goes
+    back as it was before the lease: its attempt uncounted, its lease cleared, its
+    ``possible_duplicate`` flag as the lease left it. Items not leased by that owner any
+    more (completed, failed, taken over after the lease ran out) are left alone.
   * :meth:`Store.complete` removes delivered items; :meth:`Store.fail` either schedules
     another attempt (``retry_at``) or, with ``dead=True``, moves the item to the dead
     state (listed, purgeable, never leased again unless retried by a user). A dead item
@@ -68,12 +80,14 @@ raise :class:`StoreSettingsError` before any I/O.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
-from typing import ClassVar, Protocol
+from collections.abc import Iterator, Sequence
+from typing import ClassVar, Protocol, TypeVar
 
 import attrs
 
 from .._errors import EventkitError, SettingsError
+
+T = TypeVar("T")
 
 
 class StoreError(EventkitError):
@@ -260,8 +274,12 @@ class Store(abc.ABC):
         """Store events to send, durable on return; their ids."""
 
     @abc.abstractmethod
-    async def lease(self, provider: str, owner: str, *, count: int, lease: float) -> list[OutboxItem]:
-        """The next items to send for ``provider`` (one per key at most), leased to ``owner`` for ``lease`` seconds."""
+    async def lease(self, provider: str, owner: str, *, count: int, lease: float, per_key: int = 1) -> list[OutboxItem]:
+        """The next items to send for ``provider`` (a run of up to ``per_key`` per key), leased to ``owner`` for ``lease`` seconds."""
+
+    @abc.abstractmethod
+    async def unlease(self, owner: str, ids: Sequence[str]) -> None:
+        """Give back items ``owner`` leased and never attempted, as they were before the lease."""
 
     @abc.abstractmethod
     async def complete(self, ids: Sequence[str]) -> None:
@@ -346,6 +364,40 @@ class _HasBounds(Protocol):
     def max_events(self) -> int: ...
     @property
     def max_bytes(self) -> int: ...
+
+
+def check_count(name: str, value: int) -> None:
+    """A count argument (``count``, ``per_key``): an int of at least 1."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise StoreSettingsError(f"{name} must be an int >= 1, not {value!r}")
+
+
+def deal_runs(runs: Sequence[Iterator[T]], count: int) -> list[list[T]]:
+    """Take up to ``count`` items from leasable runs (one per key, in the order keys are served), in rounds.
+
+    Each iterator yields its key's leasable items in id order and stops where the run
+    stops (``per_key`` reached, or an item leased or not yet due). Round one takes every
+    run's first item, round two every run's second, and so on, until ``count`` items are
+    taken: the spread :meth:`Store.lease` promises. Items are pulled only as they are
+    taken, so a backend reads at most one item per key it does not hand out. The result
+    keeps a prefix of each run (order per key); runs that gave nothing are dropped.
+    """
+    taken: list[list[T]] = [[] for _ in runs]
+    live = list(range(len(runs)))
+    left = count
+    while left > 0 and live:
+        still: list[int] = []
+        for index in live:
+            if left == 0:
+                break
+            item = next(runs[index], None)
+            if item is None:
+                continue
+            taken[index].append(item)
+            left -= 1
+            still.append(index)
+        live = still
+    return [run for run in taken if run]
 
 
 def check_delay(name: str, value: float) -> None:

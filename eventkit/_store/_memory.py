@@ -23,7 +23,7 @@ import heapq
 import itertools
 import time
 from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from .._aio import wait_within
 from ._base import (
@@ -37,9 +37,11 @@ from ._base import (
     StoreFullError,
     StoreSettingsError,
     StoreStats,
+    check_count,
     check_delay,
     check_optional_time,
     check_read_args,
+    deal_runs,
     format_id,
     full_inbox,
     parse_id,
@@ -97,6 +99,7 @@ class _OutItem:
         "last_error",
         "leased_until",
         "not_before",
+        "owner",
         "payload",
         "possible_duplicate",
         "provider",
@@ -113,8 +116,15 @@ class _OutItem:
         self.possible_duplicate = False
         self.last_error: str | None = None
         self.leased_until: float | None = None
+        self.owner: str | None = None
         self.not_before: float | None = None
         self.dead = False
+
+    def leasable(self, now: float) -> bool:
+        """Neither under a live lease nor waiting for its not-before time."""
+        if self.leased_until is not None and self.leased_until > now:
+            return False
+        return self.not_before is None or self.not_before <= now
 
     def view(self) -> OutboxItem:
         return OutboxItem(
@@ -557,30 +567,44 @@ class MemoryStore(Store):
         self._bytes += size
         return ids
 
-    async def lease(self, provider: str, owner: str, *, count: int, lease: float) -> list[OutboxItem]:
+    async def lease(self, provider: str, owner: str, *, count: int, lease: float, per_key: int = 1) -> list[OutboxItem]:
         check_delay("lease", lease)
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise StoreSettingsError(f"count must be an int >= 1, not {count!r}")
+        check_count("count", count)
+        check_count("per_key", per_key)
         self._check()
         now = time.time()
-        heads: list[_OutItem] = []
-        for queue in self._out_keys.get(provider, {}).values():
-            item = self._out[queue[0]]
-            if item.leased_until is not None and item.leased_until > now:
-                continue
-            if item.not_before is not None and item.not_before > now:
-                continue
-            heads.append(item)
-        heads.sort(key=lambda i: i.seq)
+        queues = [q for q in self._out_keys.get(provider, {}).values() if self._out[q[0]].leasable(now)]
+        queues.sort(key=lambda q: q[0])  # oldest head first
+        runs = deal_runs([self._run(q, per_key, now) for q in queues[:count]], count)
         leased: list[OutboxItem] = []
-        for item in heads[:count]:
-            if item.leased_until is not None:
-                item.possible_duplicate = True  # the previous lease ran out without complete() or fail()
-            item.attempts += 1
-            item.leased_until = now + lease
-            item.not_before = None
-            leased.append(item.view())
+        for run in runs:
+            for item in run:
+                if item.leased_until is not None:
+                    item.possible_duplicate = True  # the previous lease ran out without complete() or fail()
+                item.attempts += 1
+                item.leased_until = now + lease
+                item.owner = owner
+                item.not_before = None
+                leased.append(item.view())
         return leased
+
+    def _run(self, queue: deque[int], per_key: int, now: float) -> Iterator[_OutItem]:
+        """A key's leasable run: consecutive items from its head, up to ``per_key``."""
+        for seq in itertools.islice(queue, per_key):
+            item = self._out[seq]
+            if not item.leasable(now):
+                return
+            yield item
+
+    async def unlease(self, owner: str, ids: Sequence[str]) -> None:
+        self._check()
+        for seq in [parse_id(i) for i in ids]:
+            item = self._out.get(seq)
+            if item is None or item.dead or item.leased_until is None or item.owner != owner:
+                continue
+            item.attempts = max(0, item.attempts - 1)
+            item.leased_until = None
+            item.owner = None
 
     def _unqueue(self, item: _OutItem) -> None:
         keys = self._out_keys.get(item.provider)
@@ -630,6 +654,7 @@ class MemoryStore(Store):
             return
         item.last_error = error
         item.leased_until = None
+        item.owner = None
         item.possible_duplicate = maybe_delivered
         item.not_before = retry_at
         if dead and not item.dead:
@@ -664,6 +689,7 @@ class MemoryStore(Store):
             item.dead = False
             item.not_before = None
             item.leased_until = None
+            item.owner = None
             self._out_dead -= 1
             self._requeue(item)
             moved += 1

@@ -90,13 +90,27 @@ from ._base import (
     StoreSettingsError,
     StoreStats,
     StoreUnavailableError,
+    check_count,
     check_delay,
     check_optional_time,
     check_read_args,
     full_inbox,
     parse_id,
 )
-from ._redis_lua import ACK, APPEND, CLAIM, COMPLETE, ENQUEUE, FAIL, LEASE, RELEASE, REPLAY, RETRY_DEAD, TRIM
+from ._redis_lua import (
+    ACK,
+    APPEND,
+    CLAIM,
+    COMPLETE,
+    ENQUEUE,
+    FAIL,
+    LEASE,
+    RELEASE,
+    REPLAY,
+    RETRY_DEAD,
+    TRIM,
+    UNLEASE,
+)
 from ._url import Bounds, parse_duration, parse_store_url
 
 __all__ = ["RedisStore"]
@@ -329,6 +343,7 @@ class RedisStore(Store):
                 "complete": COMPLETE,
                 "fail": FAIL,
                 "retry_dead": RETRY_DEAD,
+                "unlease": UNLEASE,
             }.items()
         }
 
@@ -645,23 +660,32 @@ class RedisStore(Store):
             )
         return [_text(x) for x in reply[1:]]
 
-    async def lease(self, provider: str, owner: str, *, count: int, lease: float) -> list[OutboxItem]:
+    async def lease(self, provider: str, owner: str, *, count: int, lease: float, per_key: int = 1) -> list[OutboxItem]:
         _check_name("provider", provider)
         _check_name("owner", owner)
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise _bad(f"count must be a whole number of at least 1, not {count!r}")
+        check_count("per_key", per_key)
         if isinstance(lease, bool) or not isinstance(lease, (int, float)) or not lease > 0 or math.isinf(lease):
             raise _bad(f"lease must be seconds > 0, not {lease!r}")
-        args = [self._tag, provider, owner, count, repr(float(lease)), repr(time.time())]
+        args = [self._tag, provider, owner, count, repr(float(lease)), repr(time.time()), per_key]
         async with self._guard("lease"):
             reply = await self._scripts["lease"](keys=[self._meta], args=args)
         return [self._item(item_id, flat) for item_id, flat in reply]
 
+    async def unlease(self, owner: str, ids: Sequence[str]) -> None:
+        _check_name("owner", owner)
+        ids = _check_ids(ids)
+        # Chunks: a script unpacks its arguments onto Lua's stack, which holds about 8,000 values.
+        for i in range(0, len(ids), 500):
+            async with self._guard("unlease"):
+                await self._scripts["unlease"](keys=[self._meta], args=[self._tag, owner, *ids[i : i + 500]])
+
     async def complete(self, ids: Sequence[str]) -> None:
         ids = _check_ids(ids)
-        if ids:
+        for i in range(0, len(ids), 500):
             async with self._guard("complete"):
-                await self._scripts["complete"](keys=[self._meta], args=[self._tag, *ids])
+                await self._scripts["complete"](keys=[self._meta], args=[self._tag, *ids[i : i + 500]])
 
     async def fail(
         self, id: str, *, error: str, retry_at: float | None = None, dead: bool = False, maybe_delivered: bool = False
@@ -701,9 +725,12 @@ class RedisStore(Store):
             source = self._tag + "ob:all"
         out: list[OutboxItem] = []
         start = 0
+        # Pages grow from the limit to 500: drain()'s "anything left?" (limit=1) reads one item,
+        # not 500 payloads; filtered-out items (dead, another provider) cost more pages.
+        page = min(limit, 500)
         while len(out) < limit:
             async with self._guard("outbox") as client:
-                ids = [_text(x) for x in await client.zrange(source, start, start + 499)]
+                ids = [_text(x) for x in await client.zrange(source, start, start + page - 1)]
                 if not ids:
                     break
                 pipe = client.pipeline(transaction=False)
@@ -723,7 +750,8 @@ class RedisStore(Store):
                 out.append(self._item(item_id, flat))
                 if len(out) >= limit:
                     break
-            start += 500
+            start += page
+            page = min(page * 2, 500)
         return out
 
     async def _select(self, provider: str | None, ids: Sequence[str] | None, source: str) -> list[str]:

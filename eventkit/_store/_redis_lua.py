@@ -330,32 +330,93 @@ return out
 """
 )
 
-# ARGV: T, provider, owner, count, lease_seconds, now. Returns the leased items' hashes
-# as {id, flat fields} pairs. A head still marked leased (its lease ran out without
-# complete or fail: the sender died) comes back flagged possible duplicate.
+# ARGV: T, provider, owner, count, lease_seconds, now, per_key. Returns the leased items'
+# hashes as {id, flat fields} pairs, grouped by target, each target's run in order.
+# A run is up to per_key consecutive items from the target's head, stopping at the first
+# item under a live lease or not yet due; count items in all, dealt in rounds (every ready
+# target's first item, then every one's second, ...). An item still marked leased (its
+# lease ran out without complete, fail or unlease: the sender died) comes back flagged
+# possible duplicate.
 LEASE = (
     _OUTBOX
     + """
 local p, owner, count, lease, now = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local per_key = tonumber(ARGV[7])
+local function leasable(id)
+  local h = redis.call('HMGET', T .. 'ob:i:' .. id, 'l', 'lu', 'nb')
+  if h[1] == '1' and (tonumber(h[2]) or 0) > now then return false end
+  return (tonumber(h[3]) or 0) <= now
+end
 local keys = redis.call('ZRANGEBYSCORE', T .. 'ob:r:' .. p, '-inf', ARGV[6], 'LIMIT', 0, count)
-local out = {}
+local runs = {}
 for _, k in ipairs(keys) do
   local head = redis.call('LINDEX', qkey(p, k), 0)
   if not head then
     redis.call('ZREM', T .. 'ob:r:' .. p, k)
-  else
-    local ik = T .. 'ob:i:' .. head
+  elseif leasable(head) then
+    runs[#runs + 1] = {k = k, ids = {head}, open = true}
+  end
+end
+-- Deal: round d takes each open run's d-th item, until count items are taken.
+local left = count - #runs
+if left < 0 then left = 0 end
+local depth = 1
+while left > 0 and depth < per_key do
+  local more = false
+  for _, run in ipairs(runs) do
+    if left == 0 then break end
+    if run.open then
+      local id = redis.call('LINDEX', qkey(p, run.k), depth)
+      if id and leasable(id) then
+        run.ids[#run.ids + 1] = id
+        left = left - 1
+        more = true
+      else
+        run.open = false
+      end
+    end
+  end
+  if not more then break end
+  depth = depth + 1
+end
+local out = {}
+local until_ = string.format('%.6f', now + lease)
+for _, run in ipairs(runs) do
+  for _, id in ipairs(run.ids) do
+    local ik = T .. 'ob:i:' .. id
     local h = redis.call('HMGET', ik, 'l', 'a', 'pd')
     local pd = h[3]
     if h[1] == '1' then pd = '1' end
-    local until_ = now + lease
-    redis.call('HSET', ik, 'l', 1, 'lu', string.format('%.6f', until_), 'lo', owner,
-      'a', (tonumber(h[2]) or 0) + 1, 'pd', pd)
-    redis.call('ZADD', T .. 'ob:r:' .. p, string.format('%.6f', until_), k)
-    out[#out + 1] = {head, redis.call('HGETALL', ik)}
+    redis.call('HSET', ik, 'l', 1, 'lu', until_, 'lo', owner, 'a', (tonumber(h[2]) or 0) + 1, 'pd', pd)
+    out[#out + 1] = {id, redis.call('HGETALL', ik)}
   end
+  redis.call('ZADD', T .. 'ob:r:' .. p, until_, run.k)
 end
 return out
+"""
+)
+
+# ARGV: T, owner, ids... Items this owner leased and never attempted, back as they were:
+# the attempt uncounted, the lease cleared, the possible-duplicate flag kept. Items not
+# leased by this owner (completed, failed, or taken over after the lease ran out) are left
+# alone. Returns the number given back.
+UNLEASE = (
+    _OUTBOX
+    + """
+local owner = ARGV[2]
+local n = 0
+local touched = {}
+for i = 3, #ARGV do
+  local ik = T .. 'ob:i:' .. ARGV[i]
+  local h = redis.call('HMGET', ik, 'p', 'k', 'l', 'lo', 'a', 'dead')
+  if h[1] and h[3] == '1' and h[4] == owner and h[6] ~= '1' then
+    redis.call('HSET', ik, 'l', 0, 'lu', '', 'lo', '', 'a', math.max((tonumber(h[5]) or 1) - 1, 0))
+    touched[h[1] .. '\0' .. h[2]] = {h[1], h[2]}
+    n = n + 1
+  end
+end
+for _, pk in pairs(touched) do refresh(pk[1], pk[2]) end
+return n
 """
 )
 
@@ -390,8 +451,8 @@ return 1
 """
 )
 
-# ARGV: T, ids... Dead items back into their target's order (never ahead of a head that
-# is leased: its send may be under way). Returns the number moved.
+# ARGV: T, ids... Dead items back into their target's order (never ahead of items at the
+# front that are leased: their sends may be under way). Returns the number moved.
 RETRY_DEAD = (
     _OUTBOX
     + """
@@ -409,7 +470,10 @@ for i = 2, #ARGV do
     for j, other in ipairs(ids) do
       if tonumber(other) > tonumber(id) then at = j; break end
     end
-    if at == 1 and redis.call('HGET', T .. 'ob:i:' .. ids[1], 'l') == '1' then at = 2 end
+    -- never ahead of a leased item at the front: its send (or its run's) may be under way
+    if at == 1 then
+      while at <= #ids and redis.call('HGET', T .. 'ob:i:' .. ids[at], 'l') == '1' do at = at + 1 end
+    end
     if not at or at > #ids then
       redis.call('RPUSH', q, id)
     else

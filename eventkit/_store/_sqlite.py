@@ -34,7 +34,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 from urllib.parse import unquote
 
@@ -51,9 +51,11 @@ from ._base import (
     StoreSettingsError,
     StoreStats,
     StoreUnavailableError,
+    check_count,
     check_delay,
     check_optional_time,
     check_read_args,
+    deal_runs,
     format_id,
     full_inbox,
     parse_id,
@@ -129,10 +131,39 @@ _FIRST_HEAD = (
     "SELECT key, id FROM outbox INDEXED BY outbox_live WHERE provider = ? AND dead = 0 ORDER BY key, id LIMIT 1"
 )
 _NEXT_HEAD = "SELECT key, id FROM outbox INDEXED BY outbox_live WHERE provider = ? AND dead = 0 AND key > ? ORDER BY key, id LIMIT 1"
+_LEASABLE = "SELECT id, attempts, dup, leased_until, not_before FROM outbox"
+_RUN = _LEASABLE + " INDEXED BY outbox_live WHERE provider = ? AND key = ? AND dead = 0 AND id > ? ORDER BY id LIMIT ?"
 _LOOKUP_KEY = "SELECT id, expires FROM dedupe WHERE provider = ? AND key = ?"
 _INSERT_KEY = "INSERT INTO dedupe (provider, key, expires) VALUES (?, ?, ?)"
 # rowcount 1: a key not held before (the common case, one statement).
 _CLAIM_KEY = "INSERT OR IGNORE INTO dedupe (provider, key, expires) VALUES (?, ?, ?)"
+
+
+def _leasable(row: tuple[Any, ...] | None, now: float) -> bool:
+    """An outbox row (``_LEASABLE``) neither under a live lease nor waiting for its not-before time."""
+    if row is None:
+        return False
+    _, _, _, leased_until, not_before = row
+    if leased_until is not None and leased_until > now:
+        return False
+    return not_before is None or not_before <= now
+
+
+def _run(
+    conn: sqlite3.Connection, provider: str, key: str, head: tuple[Any, ...], per_key: int, now: float
+) -> Iterator[tuple[Any, ...]]:
+    """A key's leasable run from its head: rows read in growing chunks as they are taken (``deal_runs``)."""
+    yield head
+    last, left, chunk = head[0], per_key - 1, 4
+    while left > 0:
+        rows = conn.execute(_RUN, (provider, key, last, min(chunk, left))).fetchall()
+        for row in rows:
+            if not _leasable(row, now):
+                return
+            yield row
+        if len(rows) < min(chunk, left):
+            return
+        last, left, chunk = rows[-1][0], left - len(rows), chunk * 2
 
 
 def _claim_key(conn: sqlite3.Connection, provider: str, key: str, expires: float, now: float) -> bool:
@@ -868,40 +899,52 @@ class SqliteStore(Store):
         id, provider, key, payload, attempts, dup, created, error, leased_until = row
         return OutboxItem(format_id(id), provider, key, payload, attempts, bool(dup), created, error, leased_until)
 
-    async def lease(self, provider: str, owner: str, *, count: int, lease: float) -> list[OutboxItem]:
+    async def lease(self, provider: str, owner: str, *, count: int, lease: float, per_key: int = 1) -> list[OutboxItem]:
         check_delay("lease", lease)
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise StoreSettingsError(f"count must be an int >= 1, not {count!r}")
+        check_count("count", count)
+        check_count("per_key", per_key)
 
         def op(conn: sqlite3.Connection, ctx: _Ctx) -> list[OutboxItem]:
             now = ctx.now
             # The head of each key: one index seek per key (a skip scan), not a pass over every item.
-            heads: list[tuple[int]] = []
+            heads: list[tuple[int, str]] = []
             row = conn.execute(_FIRST_HEAD, (provider,)).fetchone()
             while row is not None:
-                heads.append((row[1],))
+                heads.append((row[1], row[0]))
                 row = conn.execute(_NEXT_HEAD, (provider, row[0])).fetchone()
-            ready: list[tuple[int, int, int, float | None]] = []
-            for (id,) in sorted(heads):
-                row = conn.execute(
-                    "SELECT attempts, dup, leased_until, not_before FROM outbox WHERE id = ?", (id,)
-                ).fetchone()
-                attempts, dup, leased_until, not_before = row
-                if leased_until is not None and leased_until > now:
-                    continue
-                if not_before is not None and not_before > now:
-                    continue
-                ready.append((id, attempts, dup or leased_until is not None, leased_until))
-                if len(ready) >= count:
+            runs: list[Iterator[tuple[Any, ...]]] = []
+            for id, key in sorted(heads):  # oldest head first
+                if len(runs) >= count:
                     break
+                head = conn.execute(_LEASABLE + " WHERE id = ?", (id,)).fetchone()
+                if _leasable(head, now):
+                    runs.append(_run(conn, provider, key, head, per_key, now))
+            taken = [row for run in deal_runs(runs, count) for row in run]
             conn.executemany(
                 "UPDATE outbox SET attempts = ?, dup = ?, leased_until = ?, owner = ?, not_before = NULL WHERE id = ?",
-                [(attempts + 1, int(bool(dup)), now + lease, owner, id) for id, attempts, dup, _ in ready],
+                [
+                    (attempts + 1, int(bool(dup) or leased_until is not None), now + lease, owner, id)
+                    for id, attempts, dup, leased_until, _ in taken
+                ],
             )
-            return [self._item(conn.execute(self._ITEM + " WHERE id = ?", (id,)).fetchone()) for id, _, _, _ in ready]
+            return [self._item(conn.execute(self._ITEM + " WHERE id = ?", (row[0],)).fetchone()) for row in taken]
 
         result: list[OutboxItem] = await self._submit(op)
         return result
+
+    async def unlease(self, owner: str, ids: Sequence[str]) -> None:
+        seqs = [parse_id(i) for i in ids]
+        if not seqs:
+            return
+
+        def op(conn: sqlite3.Connection, ctx: _Ctx) -> None:
+            conn.executemany(
+                "UPDATE outbox SET attempts = max(attempts - 1, 0), leased_until = NULL, owner = NULL "
+                "WHERE id = ? AND owner = ? AND leased_until IS NOT NULL AND dead = 0",
+                [(seq, owner) for seq in seqs],
+            )
+
+        await self._submit(op)
 
     async def complete(self, ids: Sequence[str]) -> None:
         seqs = [parse_id(i) for i in ids]

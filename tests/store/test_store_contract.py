@@ -15,6 +15,7 @@ import pytest
 
 from eventkit._store import (
     Inbound,
+    OutboxItem,
     Outgoing,
     Store,
     StoreError,
@@ -370,6 +371,125 @@ async def test_outbox_lease_count(make_store: MakeStore) -> None:
     assert [i.key for i in leased] == ["A", "B"]
 
 
+def runs_of(items: list[OutboxItem]) -> list[tuple[str, list[bytes]]]:
+    """Leased items as (key, payloads) runs, in the order the store returned them."""
+    runs: list[tuple[str, list[bytes]]] = []
+    for item in items:
+        if runs and runs[-1][0] == item.key:
+            runs[-1][1].append(item.payload)
+        else:
+            runs.append((item.key, [item.payload]))
+    return runs
+
+
+async def test_lease_runs_per_key_in_order_up_to_per_key(make_store: MakeStore) -> None:
+    store = await make_store()
+    await store.enqueue([out("A", n) for n in range(1, 6)] + [out("B", 1), out("B", 2)])
+    leased = await store.lease("acme", "w1", count=10, lease=30, per_key=3)
+    assert runs_of(leased) == [("A", [b"A-1", b"A-2", b"A-3"]), ("B", [b"B-1", b"B-2"])]
+    assert all(i.attempts == 1 and not i.possible_duplicate and i.leased_until is not None for i in leased)
+    # A's head is leased: A gives nothing (not even A-4, which is free), and B is empty.
+    assert await store.lease("acme", "w2", count=10, lease=30, per_key=10) == []
+    await store.complete([i.id for i in leased[:3]])
+    rest = await store.lease("acme", "w2", count=10, lease=30, per_key=10)
+    assert runs_of(rest) == [("A", [b"A-4", b"A-5"])]
+
+
+async def test_lease_count_is_dealt_over_keys_in_rounds(make_store: MakeStore) -> None:
+    store = await make_store()
+    # Heads in id order A, B, C; five items each.
+    await store.enqueue([out(k, n) for n in range(1, 6) for k in "ABC"])
+    leased = await store.lease("acme", "w", count=7, lease=30, per_key=5)
+    assert len(leased) == 7
+    assert runs_of(leased) == [
+        ("A", [b"A-1", b"A-2", b"A-3"]),
+        ("B", [b"B-1", b"B-2"]),
+        ("C", [b"C-1", b"C-2"]),
+    ]
+    # count below the number of ready keys: one item each for the first keys served
+    store = await make_store()
+    await store.enqueue([out(k, n) for n in range(1, 3) for k in "ABC"])
+    leased = await store.lease("acme", "w", count=2, lease=30, per_key=5)
+    assert runs_of(leased) == [("A", [b"A-1"]), ("B", [b"B-1"])]
+
+
+async def test_a_run_stops_at_a_leased_item(make_store: MakeStore) -> None:
+    store = await make_store()
+    a1, a2, a3, _a4 = await store.enqueue([out("A", n) for n in range(1, 5)])
+    await store.lease("acme", "w1", count=10, lease=30, per_key=3)
+    await store.unlease("w1", [a1])  # A-1 free again, A-2 and A-3 still leased by w1
+    leased = await store.lease("acme", "w2", count=10, lease=30, per_key=10)
+    assert [i.id for i in leased] == [a1]  # nothing after A-2 is handed out ahead of it
+    await store.complete([a1])
+    assert await store.lease("acme", "w2", count=10, lease=30, per_key=10) == []  # head A-2 is w1's
+    await store.complete([a2, a3])
+    assert [i.payload for i in await store.lease("acme", "w2", count=10, lease=30, per_key=10)] == [b"A-4"]
+
+
+async def test_a_run_stops_at_an_item_not_yet_due(make_store: MakeStore) -> None:
+    store = await make_store()
+    a1, a2, a3 = await store.enqueue([out("A", n) for n in range(1, 4)])
+    await store.lease("acme", "w", count=10, lease=30, per_key=3)
+    await store.fail(a2, error="503", retry_at=time.time() + 30)
+    await store.unlease("w", [a1, a3])
+    assert [i.id for i in await store.lease("acme", "w", count=10, lease=30, per_key=10)] == [a1]
+    await store.complete([a1])
+    assert await store.lease("acme", "w", count=10, lease=30, per_key=10) == []  # head A-2 waits
+
+
+async def test_two_owners_never_lease_the_same_item(make_store: MakeStore) -> None:
+    store = await make_store()
+    ids = await store.enqueue([out(f"k{n % 6}", n) for n in range(90)])
+    held: dict[str, str] = {}
+    for _ in range(40):
+        got = await asyncio.gather(
+            *(store.lease("acme", owner, count=5, lease=30, per_key=3) for owner in ("w1", "w2", "w3"))
+        )
+        for owner, items in zip(("w1", "w2", "w3"), got, strict=True):
+            for item in items:
+                assert item.id not in held, f"{item.id} leased to {held.get(item.id)} and {owner}"
+                held[item.id] = owner
+        await store.complete([i.id for items in got for i in items])
+        if len(held) == len(ids):
+            break
+    assert sorted(held) == sorted(ids)
+
+
+async def test_unlease_puts_items_back_as_they_were(make_store: MakeStore) -> None:
+    store = await make_store()
+    a1, a2 = await store.enqueue([out("A", 1), out("A", 2)])
+    await store.lease("acme", "w1", count=10, lease=0.2, per_key=2)
+    await asyncio.sleep(0.3)
+    again = await store.lease("acme", "w2", count=10, lease=30, per_key=2)  # w1's lease ran out
+    assert [(i.id, i.attempts, i.possible_duplicate) for i in again] == [(a1, 2, True), (a2, 2, True)]
+    await store.unlease("w1", [a1, a2])  # w1 lost them: its give-back changes nothing
+    assert await store.lease("acme", "w3", count=10, lease=30, per_key=2) == []
+    await store.unlease("w2", [a1, a2])
+    listed = await store.outbox("acme")
+    assert [(i.id, i.attempts, i.possible_duplicate, i.leased_until) for i in listed] == [
+        (a1, 1, True, None),
+        (a2, 1, True, None),
+    ]
+    back = await store.lease("acme", "w3", count=10, lease=30, per_key=2)
+    assert [(i.id, i.attempts, i.possible_duplicate) for i in back] == [(a1, 2, True), (a2, 2, True)]
+    # Completed, failed or never-leased items are left alone.
+    (b1,) = await store.enqueue([out("B", 1)])
+    await store.complete([a1])
+    await store.fail(a2, error="503", retry_at=time.time() + 30)
+    await store.unlease("w3", [a1, a2, b1])
+    assert [(i.id, i.attempts, i.last_error) for i in await store.outbox("acme")] == [(a2, 2, "503"), (b1, 0, None)]
+    assert [i.id for i in await store.lease("acme", "w", count=10, lease=30, per_key=2)] == [b1]
+
+
+async def test_unlease_of_a_fresh_lease_keeps_the_flag_clear(make_store: MakeStore) -> None:
+    store = await make_store()
+    (a1,) = await store.enqueue([out("A", 1)])
+    await store.lease("acme", "w", count=1, lease=30)
+    await store.unlease("w", [a1])
+    (again,) = await store.lease("acme", "w", count=1, lease=30)
+    assert (again.id, again.attempts, again.possible_duplicate) == (a1, 1, False)
+
+
 async def test_expired_lease_comes_back_as_possible_duplicate(make_store: MakeStore) -> None:
     store = await make_store()
     (item_id,) = await store.enqueue([out("A", 1)])
@@ -493,6 +613,10 @@ async def test_bad_delays_and_ids(make_store: MakeStore) -> None:
         await store.lease("acme", "w", count=1, lease=-1)
     with pytest.raises(StoreSettingsError):
         await store.ack("g", ["not an id"])
+    with pytest.raises(StoreSettingsError):
+        await store.lease("acme", "w", count=1, lease=1, per_key=0)
+    with pytest.raises(StoreSettingsError):
+        await store.unlease("w", ["not an id"])
 
 
 BAD_URL_PARAMS = [

@@ -295,6 +295,16 @@ class Outbox:
             result = await self.sender.send(event, target)
         except EventkitError as exc:
             result = SendResult(event=event, target=item.key, provider=self.provider, error=exc, attempts=1)
+        except Exception as exc:  # a bug in a sender: the item must not stay held (the drainer would stall)
+            log.error(
+                "%s outbox: the sender raised %s on %s", self.provider, type(exc).__name__, event.id, exc_info=exc
+            )
+            bug = EventkitError(
+                f"the sender raised {type(exc).__name__}", provider=self.provider, retryable=True, maybe_delivered=True
+            )
+            result = SendResult(
+                event=event, target=item.key, provider=self.provider, error=bug, attempts=1, possible_duplicate=True
+            )
         if item.possible_duplicate and not result.possible_duplicate:
             result = attrs.evolve(result, possible_duplicate=True)
         self.results.append(result)

@@ -149,3 +149,32 @@ async def test_the_drainer_holds_at_most_twice_its_concurrency(store: Store) -> 
     for n in sender.sent:
         by_target.setdefault(n % 10, []).append(n)
     assert all(ns == sorted(ns) for ns in by_target.values()), "each target's events went in order"
+
+
+class BrokenSender(RecordingSender):
+    """A sender with a bug: its first ``broken`` sends raise something that is not an EventkitError."""
+
+    def __init__(self, broken: int) -> None:
+        super().__init__()
+        self.broken = broken
+        self.calls = 0
+
+    async def send(self, event: Event, target: Target) -> SendResult:
+        self.calls += 1
+        if self.calls <= self.broken:
+            raise RuntimeError("a bug in a plugin")
+        return await super().send(event, target)
+
+
+async def test_a_sender_that_raises_a_bug_neither_stalls_the_drainer_nor_loses_order(store: Store) -> None:
+    sender = BrokenSender(broken=3)
+    policy = TransportSettings(concurrency=1, backoff_initial=0.01)  # it holds 2 items at most
+    outbox = Outbox(store, "memory", sender, policy, Counters(), lease=60)
+    await outbox.enqueue(make_events(10, 1))
+    try:
+        assert await outbox.drain(20) == 0, "the drainer stalled on items a failed run still held"
+    finally:
+        await outbox.stop()
+    assert sender.sent == list(range(10))
+    flagged = [r for r in outbox.results if r.error is not None]
+    assert len(flagged) == 3 and all(r.possible_duplicate for r in flagged)  # the bug may have sent it

@@ -59,9 +59,50 @@ elif kind == "ami_decode":
     gc.disable()
     for frame in parser.feed(data):
         decode_user_event(frame)
+elif kind == "webhook":
+    # One signed Stream webhook per request through the ASGI app, called directly with the
+    # scope, receive and send uvicorn would pass (no server, no socket). "bare" is the
+    # reference app of the wrk case; both sides build the same distinct bodies and headers,
+    # so receiver minus bare is eventkit's own work per request.
+    import asyncio
+    import _webhook_server as server
+    app, path = (server.bare, "/") if size == "bare" else (server.receiver(), "/webhooks/stream")
+    items = run.signed_webhooks(server.SECRET, 20 + count)
+    async def send(message):
+        pass
+    async def drive(batch, start):
+        for n, (signature, body) in enumerate(batch, start):
+            message = {{"type": "http.request", "body": body, "more_body": False}}
+            async def receive(message=message):
+                return message
+            scope = {{
+                "type": "http", "asgi": {{"version": "3.0", "spec_version": "2.3"}}, "http_version": "1.1",
+                "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 50000), "scheme": "http",
+                "method": "POST", "root_path": "", "path": path, "raw_path": path.encode(),
+                "query_string": b"", "state": {{}},
+                "headers": [
+                    (b"host", b"127.0.0.1:8000"), (b"content-length", str(len(body)).encode()),
+                    (b"content-type", b"application/json"), (b"x-api-key", b"bench-key"),
+                    (b"x-signature", signature.encode()), (b"x-webhook-id", f"wh-{{n}}".encode()),
+                ],
+            }}
+            await app(scope, receive, send)
+    async def main():
+        await drive(items[:20], 0)
+        gc.disable()
+        await drive(items[20:], 20)
+    asyncio.run(main())
 """
 
-CASES = [("payload", "100B"), ("payload", "1KiB"), ("payload", "4KiB"), ("ami_decode", "-")]
+CASES = [
+    ("payload", "100B"),
+    ("payload", "1KiB"),
+    ("payload", "4KiB"),
+    ("ami_decode", "-"),
+    ("webhook", "receiver"),
+    ("webhook", "bare"),
+]
+UNITS = {"payload": "instr/event", "ami_decode": "instr/frame", "webhook": "instr/request"}
 
 
 def instructions(script: Path, paths: list[str], kind: str, size: str, count: int) -> int:
@@ -100,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ref", help="also measure this git ref's sources (e.g. main)")
     parser.add_argument("--count", type=int, default=500, help="operations in the shorter run")
+    parser.add_argument("cases", nargs="*", help="workloads to run (payload, ami_decode, webhook); default all")
     args = parser.parse_args(argv)
     if shutil.which("valgrind") is None:
         print("valgrind not installed (Debian: apt-get install valgrind): nothing measured")
@@ -118,8 +160,10 @@ def main(argv: list[str] | None = None) -> int:
         script.write_text(WORKLOAD.format(bench=str(HERE)))
         print(f"{'workload':<18}" + "".join(f"{name:>16}" for name in trees) + ("   ratio" if args.ref else ""))
         for kind, size in CASES:
+            if args.cases and kind not in args.cases:
+                continue
             counts = [per_operation(script, paths, kind, size, args.count) for paths in trees.values()]
-            unit = "instr/event" if kind == "payload" else "instr/frame"
+            unit = UNITS[kind]
             line = f"{kind + ' ' + size:<18}" + "".join(f"{c:16,.0f}" for c in counts)
             if args.ref:
                 line += f"   {counts[0] / counts[1]:.2f}x"

@@ -45,6 +45,9 @@ async def read_body(receive: Receive, limit: int | None = None) -> bytes | None:
             return bytes(body)
 
 
+_JSON = b"application/json"
+
+
 def _header_pairs(headers: Headers) -> list[tuple[bytes, bytes]]:
     if isinstance(headers, Mapping):
         return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
@@ -55,8 +58,11 @@ async def answer(
     send: Send, status: int, body: bytes, *, content_type: str = "application/json", headers: Headers = ()
 ) -> None:
     """One complete HTTP response: status, content type and length, extra headers, body."""
-    pairs = [(b"content-type", content_type.encode("latin-1")), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": [*pairs, *_header_pairs(headers)]})
+    kind = _JSON if content_type == "application/json" else content_type.encode("latin-1")
+    pairs = [(b"content-type", kind), (b"content-length", b"%d" % len(body))]
+    if headers:
+        pairs += _header_pairs(headers)
+    await send({"type": "http.response.start", "status": status, "headers": pairs})
     await send({"type": "http.response.body", "body": body})
 
 

@@ -20,7 +20,6 @@ Calls arriving on another loop or thread are run on that one.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
 import math
@@ -41,7 +40,7 @@ from typing import (
 )
 
 from ._aio import wait_within
-from ._asgi import answer_json
+from ._asgi import answer, answer_json
 from ._codec import WebhookCodec
 from ._delivery import default_consumer, records, to_event
 from ._errors import AuthenticationError, EventkitError, PayloadTooLargeError
@@ -97,6 +96,74 @@ def _under(path: str, root: str) -> str | None:
     if path.startswith(root + "/"):
         return path[len(root) :]
     return None
+
+
+class _Deadlines:
+    """The body deadlines of the requests being read on one event loop, behind one timer.
+
+    ``asyncio.timeout`` per request costs a timer in the loop's heap, scheduled and
+    cancelled each time (about as much as the rest of the ASGI path); here every
+    request being read registers its deadline in a dict, and one timer, set for the
+    earliest deadline, cancels the tasks whose deadline passed when it fires. Each
+    request keeps its exact deadline; :meth:`bring_forward` is what ``drain`` does.
+    """
+
+    __slots__ = ("expired", "loop", "reading", "timer")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.reading: dict[asyncio.Task[Any], float] = {}
+        """Task reading a body -> its deadline (loop time)."""
+        self.expired: set[asyncio.Task[Any]] = set()
+        """Tasks this cancelled: their ``CancelledError`` means "too slow", not "stop"."""
+        self.timer: asyncio.TimerHandle | None = None
+
+    def start(self, task: asyncio.Task[Any], timeout: float) -> None:
+        deadline = self.loop.time() + timeout
+        self.reading[task] = deadline
+        timer = self.timer
+        if timer is None:
+            self.timer = self.loop.call_at(deadline, self._fire)
+        elif deadline < timer.when():  # body_timeout lowered meanwhile
+            timer.cancel()
+            self.timer = self.loop.call_at(deadline, self._fire)
+
+    def stop(self, task: asyncio.Task[Any]) -> None:
+        del self.reading[task]
+        if self.expired:
+            self.expired.discard(task)
+
+    def timed_out(self, task: asyncio.Task[Any]) -> bool:
+        """Whether ``task``'s ``CancelledError`` came from its deadline alone (then it is taken back)."""
+        if task not in self.expired:
+            return False
+        uncancel = getattr(task, "uncancel", None)  # Python >= 3.11 counts cancellations
+        return uncancel is None or uncancel() == 0
+
+    def bring_forward(self, deadline: float) -> None:
+        """Every body still being read gets at most until ``deadline``."""
+        reading = self.reading
+        for task, when in reading.items():
+            if when > deadline:
+                reading[task] = deadline
+        if reading and (self.timer is None or self.timer.when() > deadline):
+            if self.timer is not None:
+                self.timer.cancel()
+            self.timer = self.loop.call_at(deadline, self._fire)
+
+    def _fire(self) -> None:
+        self.timer = None
+        now = self.loop.time()
+        upcoming: float | None = None
+        for task, when in self.reading.items():
+            if when <= now:
+                if task not in self.expired:
+                    self.expired.add(task)
+                    task.cancel()
+            elif upcoming is None or when < upcoming:
+                upcoming = when
+        if upcoming is not None:
+            self.timer = self.loop.call_at(upcoming, self._fire)
 
 
 class _Reader:
@@ -311,7 +378,9 @@ class WebhookReceiver:
         self.readiness_timeout = readiness_timeout
         self._buffered = 0
         self._draining = False
-        self._readers: set[Any] = set()
+        self._deadlines: dict[asyncio.AbstractEventLoop, _Deadlines] = {}
+        """Per loop serving requests (one, unless the app is served by several loops)."""
+        self._last_deadlines: _Deadlines | None = None
         self.queue_size = max(1, queue_size)
         self.stats = Counters()
         self.consumer = consumer or default_consumer()
@@ -501,7 +570,7 @@ class WebhookReceiver:
             self.stats.incr("accepted")
             return 200, {"received": 0}
         try:
-            store = await self.open()
+            store = self.store if self._opened else await self.open()
             stored = await store.append(records(provider, delivery.events, delivery.dedupe_key))
         except StoreUnavailableError as exc:
             self.stats.incr("store_full" if isinstance(exc, StoreFullError) else "store_unavailable")
@@ -526,7 +595,8 @@ class WebhookReceiver:
                 if new:
                     self.telemetry.receive(provider, event, "webhook")
         self._wake.set()
-        await self._drive()
+        if self._subscriptions or self._handlers:
+            await self._drive()
         return 200, {"received": kept}
 
     async def _drive(self) -> None:
@@ -622,11 +692,12 @@ class WebhookReceiver:
         being read after ``grace`` seconds are refused with 503 (the platform retries)."""
         self._draining = True
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + max(0.0, grace)
-        for timer in list(self._readers):
-            when = timer.when()
-            if when is None or when > deadline:
-                timer.reschedule(deadline)
+        deadline = loop.time() + max(0.0, grace)  # loop time is the monotonic clock on every loop
+        for deadlines in list(self._deadlines.values()):
+            if deadlines.loop is loop:
+                deadlines.bring_forward(deadline)
+            elif not deadlines.loop.is_closed():
+                deadlines.loop.call_soon_threadsafe(deadlines.bring_forward, deadline)
 
     @property
     def buffered_bytes(self) -> int:
@@ -676,7 +747,7 @@ class WebhookReceiver:
             await answer_json(send, 503, {"error": "shutting down"}, headers=[(b"retry-after", b"5")])
             return
         headers: dict[str, str] = {}
-        for key, value in scope.get("headers", []):
+        for key, value in scope.get("headers", ()):
             k = key.decode("latin-1").lower()
             v = value.decode("latin-1")
             headers[k] = f"{headers[k]}, {v}" if k in headers else v
@@ -691,40 +762,72 @@ class WebhookReceiver:
         if declared is not None and self._buffered + int(declared) > self.max_buffered_bytes:
             await self._busy(send, name)
             return
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        if task is None:  # not run as a task (no ASGI server does that): nothing to cancel, so no deadline
+            raise EventkitError("the webhook receiver must run in an asyncio task")
+        deadlines = self._last_deadlines
+        if deadlines is None or deadlines.loop is not loop:
+            deadlines = self._deadlines_for(loop)
         held = 0
         try:
-            body = bytearray()
-            more = True
+            deadlines.start(task, self.body_timeout)
             try:
-                async with self._deadline() as timer:
-                    while more:
-                        if timer is None:  # Python 3.10
-                            message = await asyncio.wait_for(receive(), self.body_timeout)
-                        else:
-                            message = await receive()
-                        if message["type"] == "http.disconnect":
-                            return
-                        chunk = message.get("body", b"")
-                        if self._buffered + len(chunk) > self.max_buffered_bytes:
-                            await self._busy(send, name)
-                            return
-                        self._buffered += len(chunk)
-                        held += len(chunk)
-                        body += chunk
-                        more = message.get("more_body", False)
-                        if len(body) > self.max_body_bytes:
-                            self.stats.incr("rejected_size")
-                            await answer_json(send, 413, {"error": f"body over {self.max_body_bytes} bytes"})
-                            return
-            except asyncio.TimeoutError:
+                # The whole body usually comes in one message: no copy then.
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                body: bytes | bytearray = message.get("body", b"")
+                more = message.get("more_body", False)
+                while True:
+                    if self._buffered + len(body) - held > self.max_buffered_bytes:
+                        await self._busy(send, name)
+                        return
+                    self._buffered += len(body) - held
+                    held = len(body)
+                    if held > self.max_body_bytes:
+                        self.stats.incr("rejected_size")
+                        await answer_json(send, 413, {"error": f"body over {self.max_body_bytes} bytes"})
+                        return
+                    if not more:
+                        break
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return
+                    if not isinstance(body, bytearray):
+                        body = bytearray(body)
+                    body += message.get("body", b"")
+                    more = message.get("more_body", False)
+            except asyncio.CancelledError:
+                if not deadlines.timed_out(task):
+                    raise
                 await self._too_slow(send, name)
                 return
-            status, payload = await self.handle(name, headers, bytes(body))
+            finally:
+                deadlines.stop(task)
+            data = body if isinstance(body, bytes) else bytes(body)
+            owner = self._owner
+            if owner is None or owner is loop:  # on the store's loop: no hop
+                status, payload = await self._handle(name, headers, data)
+            else:
+                status, payload = await self._on_owner(lambda: self._handle(name, headers, data))
+            if status == 200 and len(payload) == 1 and type(payload.get("received")) is int:
+                await answer(send, 200, b'{"received": %d}' % payload["received"])
+                return
             retry_after = payload.get("retry_after") if status == 503 else None
             extra = [(b"retry-after", str(retry_after).encode())] if retry_after is not None else []
             await answer_json(send, status, payload, headers=extra)
         finally:
             self._buffered -= held
+
+    def _deadlines_for(self, loop: asyncio.AbstractEventLoop) -> _Deadlines:
+        deadlines = self._deadlines.get(loop)
+        if deadlines is None:
+            for old in [old for old in self._deadlines if old.is_closed()]:
+                del self._deadlines[old]
+            deadlines = self._deadlines[loop] = _Deadlines(loop)
+        self._last_deadlines = deadlines
+        return deadlines
 
     def _route_path(self, scope: Scope) -> str:
         """The request path below the mount point.
@@ -750,19 +853,6 @@ class WebhookReceiver:
 
     def _routes(self, path: str) -> bool:
         return path in (HEALTH_PATH, READY_PATH) or path.startswith(self.prefix + "/")
-
-    @contextlib.asynccontextmanager
-    async def _deadline(self) -> AsyncIterator[Any]:
-        """``body_timeout`` for reading one body, which :meth:`drain` can bring forward."""
-        if not hasattr(asyncio, "timeout"):  # Python 3.10: per read; the server's shutdown timeout is the backstop
-            yield None
-            return
-        async with asyncio.timeout(self.body_timeout) as timer:
-            self._readers.add(timer)
-            try:
-                yield timer
-            finally:
-                self._readers.discard(timer)
 
     async def _too_slow(self, send: Send, name: str) -> None:
         if self._draining:

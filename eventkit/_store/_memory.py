@@ -273,9 +273,13 @@ class MemoryStore(Store):
     async def append(self, records: Sequence[Inbound]) -> list[bool]:
         self._check()
         now = time.time()
-        self._sweep_dedupe(now)
+        order = self._dedupe_order
+        if order and order[0][0] <= now:
+            self._sweep_dedupe(now)
         if self.bounds.retention > 0:
             self._sweep_retained(now)
+        if len(records) == 1:
+            return [self._append_one(records[0], now)]
         results: list[bool] = []
         batch_keys: set[tuple[str, str]] = set()
         new = 0
@@ -317,6 +321,35 @@ class MemoryStore(Store):
         self._bytes += new_bytes
         self._wake()
         return results
+
+    def _append_one(self, record: Inbound, now: float) -> bool:
+        """:meth:`append` of one record (a webhook, a socket frame): the same checks, less bookkeeping."""
+        key = record.dedupe_key
+        dedupe = self._dedupe
+        if key is not None:
+            k = (record.provider, key)
+            if k in dedupe:
+                return False
+        size = len(record.payload)
+        events = self._events
+        max_events, max_bytes = self.bounds.max_events, self.bounds.max_bytes
+        if max_events and len(events) + 1 > max_events:
+            raise StoreFullError(f"the memory store holds {len(events)} events, its bound is {max_events}")
+        if max_bytes and self._bytes + size > max_bytes:
+            raise StoreFullError(f"the memory store holds {self._bytes} bytes, its bound is {max_bytes}")
+        seq = self._next_seq
+        self._next_seq = seq + 1
+        events[seq] = _Event(seq, record.provider, record.payload, now, len(self._groups))
+        if key is not None:
+            expires = now + self.bounds.dedupe_ttl
+            dedupe[k] = expires
+            self._dedupe_order.append((expires, k))
+            if self.max_keys and len(dedupe) > self.max_keys:
+                self._forget_keys()
+        self._bytes += size
+        if self._waiting:
+            self._wake()
+        return True
 
     def _wake(self) -> None:
         if not self._waiting:

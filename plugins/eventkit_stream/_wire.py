@@ -11,7 +11,8 @@ on receipt (everything else is data).
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from eventkit.provider import Event, JSONObject, ProtocolError, ValidationError, parse_time
 
@@ -159,10 +160,12 @@ def decode_event(obj: Any, *, source: str, user: str | None = None, id: str | No
     custom = obj.get("custom")
     if isinstance(custom, dict):
         data.update(custom)
-    for key, value in obj.items():
+    meta: JSONObject = {}
+    for key, value in obj.items():  # one pass: custom data, or a field Stream owns
         if key not in OWNED_FIELDS:
             data[key] = value
-    meta: JSONObject = {k: v for k, v in obj.items() if k in OWNED_FIELDS and k not in ("type", "custom")}
+        elif key != "type" and key != "custom":
+            meta[key] = value
     author = obj.get("user")
     author_id = author.get("id") if isinstance(author, Mapping) else obj.get("user_id")
     author_id = author_id if isinstance(author_id, str) and author_id else None

@@ -175,3 +175,51 @@ async def test_receiver_answers_401_for_forgery_and_delivers_nothing() -> None:
     assert status == 401
     assert subscription.queue.qsize() == 1
     assert receiver.stats["rejected_signature"] == 2 and receiver.stats["duplicates"] == 1
+
+
+def _signed_bytes(body: bytes, webhook_id: str) -> dict[str, str]:
+    signature = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    return {"x-signature": signature, "x-webhook-id": webhook_id, "x-api-key": "key"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'  \n{"type": "ping", "n": 1}',  # leading whitespace
+        b'{"type": "ping", "n": 1}\r\n ',  # trailing whitespace
+        b'\xef\xbb\xbf{"type": "ping", "n": 1}',  # a UTF-8 byte order mark
+        json.dumps({"type": "ping", "n": 1}).encode("utf-16"),  # another encoding json.loads reads
+    ],
+)
+def test_bodies_json_loads_reads_are_read(body: bytes) -> None:
+    (event,) = codec().parse_webhook(_signed_bytes(body, "w1"), body).events
+    assert event.name == "ping" and event.data == {"n": 1}
+
+
+@pytest.mark.parametrize("body", [b'{"type": "ping"} {"type": "pong"}', b'{"type": "ping"', b"\xff{}", b""])
+def test_bodies_that_are_not_one_json_value_are_protocol_errors(body: bytes) -> None:
+    with pytest.raises(ProtocolError):
+        codec().parse_webhook(_signed_bytes(body, "w1"), body)
+
+
+def test_a_body_first_seen_without_an_id_is_a_replay_under_an_id() -> None:
+    c = codec()
+    headers, body = signed(FRAME)
+    del headers["x-webhook-id"]
+    c.parse_webhook(headers, body)
+    assert c.parse_webhook(headers, body).dedupe_key.startswith("sha256:")  # a retry without an id passes
+    with pytest.raises(SignatureError):
+        c.parse_webhook({**headers, "x-webhook-id": "fresh-id"}, body)
+
+
+def test_the_replay_memory_forgets_the_oldest_body_first() -> None:
+    c = codec()
+    c._bodies.size = 2
+    bodies = [signed({**FRAME, "text": str(n)}, webhook_id=f"id-{n}") for n in range(3)]
+    for headers, body in bodies:
+        c.parse_webhook(headers, body)
+    headers, body = bodies[0]  # evicted: seen as new under a new id
+    assert c.parse_webhook({**headers, "x-webhook-id": "other"}, body).dedupe_key == "other"
+    headers, body = bodies[2]  # still remembered
+    with pytest.raises(SignatureError):
+        c.parse_webhook({**headers, "x-webhook-id": "other-2"}, body)

@@ -16,6 +16,7 @@ Needs valgrind (Debian: ``apt-get install valgrind``); without it this says so a
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import re
 import shutil
@@ -59,9 +60,24 @@ elif kind == "ami_decode":
     gc.disable()
     for frame in parser.feed(data):
         decode_user_event(frame)
+elif kind == "ami_reference":
+    parse = {{"split": run._split_parser, "panoramisk": run._panoramisk_parser}}[size]
+    parse([run.AMI_FRAME * 20])
+    data = run.AMI_FRAME * count
+    gc.disable()
+    assert parse([data]) == count
 """
 
-CASES = [("payload", "100B"), ("payload", "1KiB"), ("payload", "4KiB"), ("ami_decode", "-")]
+CASES = [
+    ("payload", "100B"),
+    ("payload", "1KiB"),
+    ("payload", "4KiB"),
+    ("ami_decode", "-"),
+    ("ami_reference", "split"),
+    ("ami_reference", "panoramisk"),
+]
+"""``ami_reference`` runs a reference parser of ``run.py`` on the same frames (the same in every
+tree): ``split``, and ``panoramisk`` when it is installed."""
 
 
 def instructions(script: Path, paths: list[str], kind: str, size: str, count: int) -> int:
@@ -118,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
         script.write_text(WORKLOAD.format(bench=str(HERE)))
         print(f"{'workload':<18}" + "".join(f"{name:>16}" for name in trees) + ("   ratio" if args.ref else ""))
         for kind, size in CASES:
+            if size == "panoramisk" and importlib.util.find_spec("panoramisk") is None:
+                print(f"{kind + ' ' + size:<18}   skipped: panoramisk not installed (pip install panoramisk)")
+                continue
             counts = [per_operation(script, paths, kind, size, args.count) for paths in trees.values()]
             unit = "instr/event" if kind == "payload" else "instr/frame"
             line = f"{kind + ' ' + size:<18}" + "".join(f"{c:16,.0f}" for c in counts)

@@ -61,7 +61,10 @@ class AmiFrame:
 
     def get(self, name: str, default: str | None = None) -> str | None:
         wanted = name.lower()
-        for key, value in self.headers:
+        keys = self.keys
+        # The fast path's lists are read in place: no (name, value) pairs built for a lookup.
+        pairs = self.headers if keys is None else zip(keys, self.values, strict=True)  # type: ignore[arg-type]
+        for key, value in pairs:
             if key.lower() == wanted:
                 return value
         return default

@@ -132,14 +132,14 @@ def main(argv: list[str] | None = None) -> int:
         scripts.mkdir()
         script = scripts / "workload.py"
         script.write_text(WORKLOAD.format(bench=str(HERE)))
-        print(f"{'workload':<18}" + "".join(f"{name:>16}" for name in trees) + ("   ratio" if args.ref else ""))
+        print(f"{'workload':<26}" + "".join(f"{name:>16}" for name in trees) + ("   ratio" if args.ref else ""))
         for kind, size in CASES:
             if size == "panoramisk" and importlib.util.find_spec("panoramisk") is None:
-                print(f"{kind + ' ' + size:<18}   skipped: panoramisk not installed (pip install panoramisk)")
+                print(f"{kind + ' ' + size:<26}   skipped: panoramisk not installed (pip install panoramisk)")
                 continue
             counts = [per_operation(script, paths, kind, size, args.count) for paths in trees.values()]
             unit = "instr/event" if kind == "payload" else "instr/frame"
-            line = f"{kind + ' ' + size:<18}" + "".join(f"{c:16,.0f}" for c in counts)
+            line = f"{kind + ' ' + size:<26}" + "".join(f"{c:16,.0f}" for c in counts)
             if args.ref:
                 line += f"   {counts[0] / counts[1]:.2f}x"
             print(line + f"   ({unit})")

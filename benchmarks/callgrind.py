@@ -16,6 +16,7 @@ Needs valgrind (Debian: ``apt-get install valgrind``); without it this says so a
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import re
 import shutil
@@ -92,6 +93,12 @@ elif kind == "webhook":
         gc.disable()
         await drive(items[20:], 20)
     asyncio.run(main())
+elif kind == "ami_reference":
+    parse = {{"split": run._split_parser, "panoramisk": run._panoramisk_parser}}[size]
+    parse([run.AMI_FRAME * 20])
+    data = run.AMI_FRAME * count
+    gc.disable()
+    assert parse([data]) == count
 """
 
 CASES = [
@@ -101,8 +108,17 @@ CASES = [
     ("ami_decode", "-"),
     ("webhook", "receiver"),
     ("webhook", "bare"),
+    ("ami_reference", "split"),
+    ("ami_reference", "panoramisk"),
 ]
-UNITS = {"payload": "instr/event", "ami_decode": "instr/frame", "webhook": "instr/request"}
+UNITS = {
+    "payload": "instr/event",
+    "ami_decode": "instr/frame",
+    "ami_reference": "instr/frame",
+    "webhook": "instr/request",
+}
+"""``ami_reference`` runs a reference parser of ``run.py`` on the same frames (the same in every
+tree): ``split``, and ``panoramisk`` when it is installed."""
 
 
 def instructions(script: Path, paths: list[str], kind: str, size: str, count: int) -> int:
@@ -158,13 +174,16 @@ def main(argv: list[str] | None = None) -> int:
         scripts.mkdir()
         script = scripts / "workload.py"
         script.write_text(WORKLOAD.format(bench=str(HERE)))
-        print(f"{'workload':<18}" + "".join(f"{name:>16}" for name in trees) + ("   ratio" if args.ref else ""))
+        print(f"{'workload':<26}" + "".join(f"{name:>16}" for name in trees) + ("   ratio" if args.ref else ""))
         for kind, size in CASES:
             if args.cases and kind not in args.cases:
                 continue
+            if size == "panoramisk" and importlib.util.find_spec("panoramisk") is None:
+                print(f"{kind + ' ' + size:<26}   skipped: panoramisk not installed (pip install panoramisk)")
+                continue
             counts = [per_operation(script, paths, kind, size, args.count) for paths in trees.values()]
             unit = UNITS[kind]
-            line = f"{kind + ' ' + size:<18}" + "".join(f"{c:16,.0f}" for c in counts)
+            line = f"{kind + ' ' + size:<26}" + "".join(f"{c:16,.0f}" for c in counts)
             if args.ref:
                 line += f"   {counts[0] / counts[1]:.2f}x"
             print(line + f"   ({unit})")

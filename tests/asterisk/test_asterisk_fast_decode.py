@@ -54,3 +54,11 @@ def test_the_common_frame_takes_the_fast_path_and_a_tricky_one_does_not() -> Non
     assert isinstance(tricky, AmiFrame) and tricky.keys is None
     event = decode_user_event(tricky)
     assert event is not None and event.data == {"Note": "a: b", "Flag": ""}
+
+
+def test_a_message_longer_than_the_proof_template_takes_the_exact_path() -> None:
+    lines = ["Event: UserEvent", "UserEvent: Long"] + [f"K{i}: v{i}" for i in range(600)]
+    (frame,) = AmiParser().feed(("\r\n".join(lines) + "\r\n\r\n").encode())
+    assert isinstance(frame, AmiFrame) and frame.keys is None
+    event = decode_user_event(frame)
+    assert event is not None and len(event.data) == 600 and event.data["K599"] == "v599"

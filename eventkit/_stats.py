@@ -24,6 +24,12 @@ class Counters(Mapping[str, int]):
         with self._lock:
             self._counts[name] += n
 
+    def incr_all(self, *counts: tuple[str, int]) -> None:
+        """Several counters under one lock (one request's outcome: one acquisition, not three)."""
+        with self._lock:
+            for name, n in counts:
+                self._counts[name] += n
+
     def __getitem__(self, name: str) -> int:
         return self._counts[name]
 

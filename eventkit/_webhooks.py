@@ -587,9 +587,7 @@ class WebhookReceiver:
         if kept == 0:
             self.stats.incr("duplicates")
             return 200, {"duplicate": True}
-        self.stats.incr("accepted")
-        self.stats.incr("events", kept)
-        self.stats.incr("received", kept)
+        self.stats.incr_all(("accepted", 1), ("events", kept), ("received", kept))
         if self.telemetry is not None:
             for event, new in zip(delivery.events, stored, strict=True):
                 if new:
